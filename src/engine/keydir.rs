@@ -1,0 +1,419 @@
+//! The in-memory index: for each (keyspace, key) the location of its newest committed
+//! version, plus the older versions that live snapshots still need.
+//!
+//! Each keyspace is an ordered map (`BTreeMap`) so prefix and range scans need no sort.
+//! Keys of up to 22 bytes live inline in the map's nodes (no pointer to chase when
+//! comparing), and an entry is 24 bytes, which keeps a 16-byte key at about 60 bytes of
+//! index beyond the key itself. Expiry times and older versions are rare, so they sit in
+//! side tables flagged from the entry instead of widening every entry.
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::mem::size_of;
+
+use super::format::RECORD_HEADER_LEN;
+
+const INLINE_KEY: usize = 22;
+
+/// An immutable key: inline when short, boxed otherwise. Ordered and hashed as bytes.
+pub struct Key(Repr);
+
+enum Repr {
+    Inline { len: u8, buf: [u8; INLINE_KEY] },
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    pub fn new(bytes: &[u8]) -> Key {
+        if bytes.len() <= INLINE_KEY {
+            let mut buf = [0u8; INLINE_KEY];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Key(Repr::Inline {
+                len: bytes.len() as u8,
+                buf,
+            })
+        } else {
+            Key(Repr::Heap(bytes.into()))
+        }
+    }
+
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => &buf[..*len as usize],
+            Repr::Heap(b) => b,
+        }
+    }
+
+    /// Bytes this key holds outside the map node.
+    fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::Inline { .. } => 0,
+            Repr::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+impl Eq for Key {}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
+    }
+}
+
+const OFFSET_MASK: u64 = (1 << 56) - 1;
+const FLAG_TOMBSTONE: u64 = 1 << 56;
+const FLAG_EXPIRY: u64 = 1 << 57;
+const FLAG_HISTORY: u64 = 1 << 58;
+
+/// Where one version of a key lives and when it was committed. 24 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Segment number.
+    pub seg: u32,
+    /// Value length in bytes.
+    pub val_len: u32,
+    off_flags: u64,
+    /// Commit sequence of the version.
+    pub seq: u64,
+}
+
+impl Entry {
+    /// A value stored in record at `offset` of segment `seg`.
+    pub fn value(seg: u32, offset: u64, val_len: u32, seq: u64) -> Entry {
+        debug_assert!(offset <= OFFSET_MASK);
+        Entry {
+            seg,
+            val_len,
+            off_flags: offset,
+            seq,
+        }
+    }
+
+    /// A deletion, written as the tombstone record at `offset` of `seg`.
+    pub fn tombstone(seg: u32, offset: u64, seq: u64) -> Entry {
+        Entry {
+            seg,
+            val_len: 0,
+            off_flags: offset | FLAG_TOMBSTONE,
+            seq,
+        }
+    }
+
+    /// Byte offset of the record inside its segment.
+    pub fn offset(&self) -> u64 {
+        self.off_flags & OFFSET_MASK
+    }
+    pub fn is_tombstone(&self) -> bool {
+        self.off_flags & FLAG_TOMBSTONE != 0
+    }
+    fn has(&self, flag: u64) -> bool {
+        self.off_flags & flag != 0
+    }
+    fn set(&mut self, flag: u64, on: bool) {
+        if on {
+            self.off_flags |= flag
+        } else {
+            self.off_flags &= !flag
+        }
+    }
+    /// Length of the whole record holding a key of `key_len` bytes.
+    pub fn record_len(&self, key_len: usize) -> u64 {
+        (RECORD_HEADER_LEN + key_len) as u64 + u64::from(self.val_len)
+    }
+}
+
+/// A version as a reader sees it: location plus expiry (0 = never).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub entry: Entry,
+    pub expires_at: u64,
+}
+
+#[derive(Default)]
+struct Space {
+    tree: BTreeMap<Key, Entry>,
+    /// Expiry of the newest version of keys flagged `FLAG_EXPIRY`.
+    expiries: HashMap<Key, u64>,
+    /// Older versions, oldest first, of keys flagged `FLAG_HISTORY`.
+    history: HashMap<Key, Vec<Version>>,
+    /// Keys whose newest version is a value.
+    live_keys: u64,
+    heap_key_bytes: usize,
+}
+
+/// The whole index.
+#[derive(Default)]
+pub struct Keydir {
+    spaces: HashMap<u32, Space>,
+    /// Bytes of records still referenced by the newest version of some key, per segment.
+    seg_live: HashMap<u32, u64>,
+}
+
+impl Keydir {
+    /// Records a committed version of `key`. `newest_snapshot` is the highest snapshot
+    /// sequence still open: the replaced version is kept if that snapshot can see it.
+    pub fn apply(
+        &mut self,
+        keyspace: u32,
+        key: &[u8],
+        mut new: Entry,
+        expires_at: u64,
+        newest_snapshot: Option<u64>,
+    ) {
+        let space = self.spaces.entry(keyspace).or_default();
+        new.set(FLAG_EXPIRY, expires_at != 0 && !new.is_tombstone());
+        let rec_len = new.record_len(key.len());
+        match space.tree.get_mut(key) {
+            Some(cur) => {
+                let old = *cur;
+                let old_expiry = if old.has(FLAG_EXPIRY) {
+                    space.expiries.get(key).copied().unwrap_or(0)
+                } else {
+                    0
+                };
+                let keep = newest_snapshot.is_some_and(|s| s >= old.seq);
+                if keep {
+                    let v = Version {
+                        entry: old,
+                        expires_at: old_expiry,
+                    };
+                    match space.history.get_mut(key) {
+                        Some(h) => h.push(v),
+                        None => {
+                            space.history.insert(Key::new(key), vec![v]);
+                        }
+                    }
+                }
+                new.set(FLAG_HISTORY, keep || old.has(FLAG_HISTORY));
+                if !old.is_tombstone() {
+                    space.live_keys -= 1;
+                    sub_live(&mut self.seg_live, old.seg, old.record_len(key.len()));
+                }
+                if old.has(FLAG_EXPIRY) && !new.has(FLAG_EXPIRY) {
+                    space.expiries.remove(key);
+                }
+                if new.is_tombstone() && !new.has(FLAG_HISTORY) {
+                    if let Some((k, _)) = space.tree.remove_entry(key) {
+                        space.heap_key_bytes -= k.heap_bytes();
+                    }
+                } else {
+                    *cur = new;
+                }
+            }
+            None => {
+                if new.is_tombstone() {
+                    return;
+                }
+                let k = Key::new(key);
+                space.heap_key_bytes += k.heap_bytes();
+                space.tree.insert(k, new);
+            }
+        }
+        if new.has(FLAG_EXPIRY) {
+            match space.expiries.get_mut(key) {
+                Some(e) => *e = expires_at,
+                None => {
+                    space.expiries.insert(Key::new(key), expires_at);
+                }
+            }
+        }
+        if !new.is_tombstone() {
+            space.live_keys += 1;
+            *self.seg_live.entry(new.seg).or_default() += rec_len;
+        }
+    }
+
+    /// The version of `key` a reader at snapshot `snap` sees, tombstones included as
+    /// `None`. `u64::MAX` reads the newest committed version.
+    pub fn get_at(&self, keyspace: u32, key: &[u8], snap: u64) -> Option<Version> {
+        let space = self.spaces.get(&keyspace)?;
+        let cur = space.tree.get(key)?;
+        let v = if cur.seq <= snap {
+            let expires_at = if cur.has(FLAG_EXPIRY) {
+                space.expiries.get(key).copied().unwrap_or(0)
+            } else {
+                0
+            };
+            Version {
+                entry: *cur,
+                expires_at,
+            }
+        } else if cur.has(FLAG_HISTORY) {
+            *space
+                .history
+                .get(key)?
+                .iter()
+                .rev()
+                .find(|v| v.entry.seq <= snap)?
+        } else {
+            return None;
+        };
+        (!v.entry.is_tombstone()).then_some(v)
+    }
+
+    /// Drops older versions no snapshot in `snapshots` (ascending) can see any more.
+    pub fn prune_history(&mut self, snapshots: &[u64]) {
+        for space in self.spaces.values_mut() {
+            let mut emptied = Vec::new();
+            for (key, versions) in space.history.iter_mut() {
+                let newest_seq = space.tree.get(key.as_bytes()).map_or(u64::MAX, |e| e.seq);
+                let mut next_seq = newest_seq;
+                let mut keep = vec![false; versions.len()];
+                for (i, v) in versions.iter().enumerate().rev() {
+                    keep[i] = snapshots.iter().any(|&s| v.entry.seq <= s && s < next_seq);
+                    next_seq = v.entry.seq;
+                }
+                let mut it = keep.iter();
+                versions.retain(|_| *it.next().expect("one flag per version"));
+                if versions.is_empty() {
+                    emptied.push(Key::new(key.as_bytes()));
+                }
+            }
+            for key in emptied {
+                space.history.remove(key.as_bytes());
+                if let Some(e) = space.tree.get_mut(key.as_bytes()) {
+                    e.set(FLAG_HISTORY, false);
+                    if e.is_tombstone() {
+                        if let Some((k, _)) = space.tree.remove_entry(key.as_bytes()) {
+                            space.heap_key_bytes -= k.heap_bytes();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keys whose newest version is a value (expired keys included until reclaimed).
+    pub fn live_keys(&self) -> u64 {
+        self.spaces.values().map(|s| s.live_keys).sum()
+    }
+
+    /// Bytes of live records across all segments.
+    pub fn live_bytes(&self) -> u64 {
+        self.seg_live.values().sum()
+    }
+
+    /// Bytes of live records in one segment.
+    pub fn segment_live_bytes(&self, seg: u32) -> u64 {
+        self.seg_live.get(&seg).copied().unwrap_or(0)
+    }
+
+    /// Estimated heap bytes held by the index: map slots at the B-tree's typical fill,
+    /// out-of-line keys, and the side tables.
+    pub fn memory_bytes(&self) -> u64 {
+        // A BTreeMap leaf holds up to 11 slots plus ~16 bytes of bookkeeping and fills to
+        // about 70% under random inserts; internal nodes add roughly 1/7 on top.
+        const SLOT: usize = size_of::<Key>() + size_of::<Entry>();
+        let mut total = 0usize;
+        for s in self.spaces.values() {
+            let slots = s.tree.len() * SLOT;
+            total += slots * 100 / 70 * 8 / 7 + s.heap_key_bytes;
+            total += s.expiries.capacity() * (size_of::<Key>() + 8 + 1);
+            total += s.history.capacity() * (size_of::<Key>() + size_of::<Vec<Version>>() + 1);
+            total += s
+                .history
+                .values()
+                .map(|v| v.capacity() * size_of::<Version>())
+                .sum::<usize>();
+        }
+        total as u64
+    }
+}
+
+fn sub_live(seg_live: &mut HashMap<u32, u64>, seg: u32, bytes: u64) {
+    if let Some(v) = seg_live.get_mut(&seg) {
+        *v = v.saturating_sub(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_compact() {
+        assert_eq!(size_of::<Key>(), 24);
+        assert_eq!(size_of::<Entry>(), 24);
+    }
+
+    #[test]
+    fn keys_order_as_bytes_inline_or_boxed() {
+        let long = [0xFFu8; 40];
+        let mut keys = [
+            Key::new(b"b"),
+            Key::new(&long),
+            Key::new(b""),
+            Key::new(b"a\xff"),
+            Key::new(&[b'a'; 23]),
+        ];
+        keys.sort();
+        let got: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+        let mut want: Vec<&[u8]> = vec![b"b", &long, b"", b"a\xff", &[b'a'; 23]];
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn snapshot_sees_replaced_and_deleted_versions_until_pruned() {
+        let mut kd = Keydir::default();
+        kd.apply(0, b"k", Entry::value(1, 40, 3, 1), 0, None);
+        // A snapshot at seq 1 is open while the key is overwritten then deleted.
+        kd.apply(0, b"k", Entry::value(1, 100, 5, 2), 0, Some(1));
+        kd.apply(0, b"k", Entry::tombstone(1, 200, 3), 0, Some(2));
+        assert_eq!(kd.get_at(0, b"k", 1).unwrap().entry.val_len, 3);
+        assert_eq!(kd.get_at(0, b"k", 2).unwrap().entry.val_len, 5);
+        assert!(kd.get_at(0, b"k", 3).is_none());
+        assert!(kd.get_at(0, b"k", u64::MAX).is_none());
+        assert_eq!(kd.live_keys(), 0);
+        kd.prune_history(&[2]);
+        assert!(kd.get_at(0, b"k", 1).is_none(), "no snapshot at 1 is left");
+        assert_eq!(kd.get_at(0, b"k", 2).unwrap().entry.val_len, 5);
+        kd.prune_history(&[]);
+        assert!(kd.get_at(0, b"k", 2).is_none());
+        assert!(
+            kd.spaces[&0].tree.is_empty(),
+            "tombstone dropped once unneeded"
+        );
+        assert!(kd.spaces[&0].history.is_empty());
+    }
+
+    #[test]
+    fn live_bytes_follow_overwrites_and_expiry_is_tracked() {
+        let mut kd = Keydir::default();
+        kd.apply(0, b"a", Entry::value(1, 40, 10, 1), 500, None);
+        let one = Entry::value(0, 0, 10, 0).record_len(1);
+        assert_eq!(kd.live_bytes(), one);
+        assert_eq!(kd.get_at(0, b"a", u64::MAX).unwrap().expires_at, 500);
+        kd.apply(0, b"a", Entry::value(2, 40, 10, 2), 0, None);
+        assert_eq!(kd.segment_live_bytes(1), 0);
+        assert_eq!(kd.segment_live_bytes(2), one);
+        assert_eq!(kd.get_at(0, b"a", u64::MAX).unwrap().expires_at, 0);
+        assert!(kd.spaces[&0].expiries.is_empty());
+        assert_eq!(kd.live_keys(), 1);
+        kd.apply(1, b"a", Entry::value(2, 90, 1, 3), 0, None);
+        assert_eq!(kd.live_keys(), 2, "keyspaces are separate");
+    }
+}

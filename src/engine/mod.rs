@@ -1,0 +1,568 @@
+//! The log-structured engine: segments on disk, the keydir in memory, atomic batch
+//! commits with group commit, and recovery. Pure Rust; knows nothing of C.
+
+pub mod format;
+pub mod keydir;
+pub mod recovery;
+pub mod segment;
+pub mod vfs;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::error::{Error, Result};
+use format::{encode_batch, verify_record, OpRef, RecordKind, MAX_KEY_LEN, MAX_VALUE_LEN};
+use keydir::{Entry, Keydir};
+use recovery::Repair;
+use vfs::{LockGuard, VFile, Vfs};
+
+/// When commits reach stable storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// A commit returns after its data is on stable storage (fdatasync); concurrent
+    /// committers share one sync.
+    Always,
+    /// A background thread syncs at this interval; a power loss may lose the writes of
+    /// the last interval.
+    Interval(Duration),
+    /// Only segment rotation and close sync; a power loss may lose recent writes.
+    Never,
+}
+
+/// Settings of an open database.
+#[derive(Clone)]
+pub struct EngineOptions {
+    pub sync: SyncMode,
+    pub segment_size: u64,
+    pub salvage: bool,
+    pub create_if_missing: bool,
+    pub vfs: Arc<dyn Vfs>,
+}
+
+/// Smallest accepted segment size.
+pub const MIN_SEGMENT_SIZE: u64 = 1024;
+/// Default segment size (128 MiB).
+pub const DEFAULT_SEGMENT_SIZE: u64 = 128 << 20;
+/// Name of the advisory lock file inside a data directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Counters describing a database.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Keys whose newest version is a value.
+    pub live_keys: u64,
+    /// Bytes of records holding newest values.
+    pub live_bytes: u64,
+    /// Bytes in segments not holding newest values (overwritten, deleted, headers).
+    pub dead_bytes: u64,
+    /// Bytes in all segments.
+    pub total_bytes: u64,
+    /// Number of segment files.
+    pub segments: u64,
+    /// Estimated heap bytes of the in-memory index.
+    pub keydir_bytes: u64,
+    /// Sequence of the newest visible commit.
+    pub last_seq: u64,
+}
+
+struct Writer {
+    file: Arc<dyn VFile>,
+    seg: u32,
+    end: u64,
+    next_seq: u64,
+    /// Bytes appended since open, across segments: the position group commit syncs to.
+    appended: u64,
+    buf: Vec<u8>,
+    offsets: Vec<u64>,
+}
+
+struct State {
+    keydir: Keydir,
+    files: HashMap<u32, Arc<dyn VFile>>,
+    /// Lengths of sealed segments.
+    sealed_len: HashMap<u32, u64>,
+}
+
+#[derive(Default)]
+struct CommitState {
+    synced: u64,
+    syncing: bool,
+    applied_seq: u64,
+}
+
+/// An open data directory.
+pub struct Engine {
+    dir: PathBuf,
+    opts: EngineOptions,
+    writer: Mutex<Writer>,
+    state: RwLock<State>,
+    commit: Mutex<CommitState>,
+    commit_cv: Condvar,
+    visible_seq: AtomicU64,
+    snapshots: Mutex<BTreeMap<u64, usize>>,
+    failed: AtomicBool,
+    lock: Mutex<Option<Box<dyn LockGuard>>>,
+    syncer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Checks the documented size limits of one operation.
+pub fn check_limits(key: &[u8], value: &[u8]) -> Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::TooLarge(format!(
+            "key of {} bytes exceeds the {MAX_KEY_LEN}-byte limit",
+            key.len()
+        )));
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::TooLarge(format!(
+            "value of {} bytes exceeds the {MAX_VALUE_LEN}-byte limit",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Opens (and recovers) the data directory at `dir`.
+    pub fn open(dir: &Path, opts: EngineOptions) -> Result<Arc<Engine>> {
+        if opts.segment_size < MIN_SEGMENT_SIZE {
+            return Err(Error::InvalidArgument(format!(
+                "segment size must be at least {MIN_SEGMENT_SIZE} bytes"
+            )));
+        }
+        if let SyncMode::Interval(d) = opts.sync {
+            if d.is_zero() {
+                return Err(Error::InvalidArgument(
+                    "sync interval must be at least 1 ms".into(),
+                ));
+            }
+        }
+        let vfs = opts.vfs.clone();
+        if opts.create_if_missing {
+            vfs.create_dir(dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        let lock = match vfs.lock(&dir.join(LOCK_FILE)) {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(Error::Locked(format!(
+                    "{} is open for writing elsewhere",
+                    dir.display()
+                )))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::io(
+                    format!("opening {}", dir.display()),
+                    io::Error::new(io::ErrorKind::NotFound, "no such database directory"),
+                ))
+            }
+            Err(e) => return Err(Error::io(format!("locking {}", dir.display()), e)),
+        };
+
+        let rec = recovery::recover(vfs.as_ref(), dir, opts.salvage)?;
+        match rec.repair {
+            Repair::None => {}
+            Repair::Truncate { seg, len } => {
+                let (_, f, _) = rec.segments.last().expect("torn segment is listed");
+                f.set_len(len)
+                    .and_then(|_| f.sync_data())
+                    .map_err(|e| Error::io(format!("truncating torn tail of segment {seg}"), e))?;
+            }
+            Repair::RemoveSegment { seg } => {
+                vfs.remove(&segment::path(dir, seg))
+                    .and_then(|_| vfs.sync_dir(dir))
+                    .map_err(|e| Error::io(format!("removing torn segment {seg}"), e))?;
+            }
+        }
+
+        let mut segments = rec.segments;
+        let last_damaged = segments
+            .last()
+            .is_some_and(|(id, _, _)| rec.salvaged.iter().any(|(s, _, _)| s == id));
+        let reuse = segments
+            .last()
+            .is_some_and(|(_, _, len)| *len < opts.segment_size)
+            && !last_damaged;
+        let (seg, file, end) = if reuse {
+            let (id, f, len) = segments.last().expect("checked");
+            (*id, f.clone(), *len)
+        } else {
+            let next_id = segments.last().map_or(Ok(1), |(id, _, _)| {
+                id.checked_add(1)
+                    .ok_or_else(|| Error::Internal("segment numbers exhausted".into()))
+            })?;
+            let f = segment::create(vfs.as_ref(), dir, next_id, rec.last_seq)?;
+            segments.push((next_id, f.clone(), format::SEGMENT_HEADER_LEN as u64));
+            (next_id, f, format::SEGMENT_HEADER_LEN as u64)
+        };
+        let mut sealed_len = recovery::sizes(&segments);
+        sealed_len.remove(&seg);
+        let files = segments.into_iter().map(|(id, f, _)| (id, f)).collect();
+
+        let engine = Arc::new(Engine {
+            dir: dir.to_path_buf(),
+            writer: Mutex::new(Writer {
+                file,
+                seg,
+                end,
+                next_seq: rec.last_seq + 1,
+                appended: 0,
+                buf: Vec::new(),
+                offsets: Vec::new(),
+            }),
+            state: RwLock::new(State {
+                keydir: rec.keydir,
+                files,
+                sealed_len,
+            }),
+            commit: Mutex::new(CommitState {
+                applied_seq: rec.last_seq,
+                ..CommitState::default()
+            }),
+            commit_cv: Condvar::new(),
+            visible_seq: AtomicU64::new(rec.last_seq),
+            snapshots: Mutex::new(BTreeMap::new()),
+            failed: AtomicBool::new(false),
+            lock: Mutex::new(Some(lock)),
+            syncer: Mutex::new(None),
+            opts,
+        });
+        if let SyncMode::Interval(every) = engine.opts.sync {
+            let (tx, rx) = mpsc::channel::<()>();
+            let weak = Arc::downgrade(&engine);
+            let handle = std::thread::Builder::new()
+                .name("katamari-sync".into())
+                .spawn(move || interval_syncer(weak, rx, every))
+                .map_err(|e| Error::io("starting the sync thread", e))?;
+            *engine.syncer.lock() = Some((tx, handle));
+        }
+        Ok(engine)
+    }
+
+    /// The directory this engine serves.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The newest value of `key` in `keyspace`, if any.
+    pub fn get(&self, keyspace: u32, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_at(keyspace, key, u64::MAX)
+    }
+
+    /// The value of `key` as of snapshot sequence `snap`.
+    pub fn get_at(&self, keyspace: u32, key: &[u8], snap: u64) -> Result<Option<Vec<u8>>> {
+        let (entry, file) = {
+            let st = self.state.read();
+            let Some(v) = st.keydir.get_at(keyspace, key, snap) else {
+                return Ok(None);
+            };
+            if v.expires_at != 0 && v.expires_at <= now_ms() {
+                return Ok(None);
+            }
+            let file = st.files.get(&v.entry.seg).cloned().ok_or_else(|| {
+                Error::Internal(format!("index points at missing segment {}", v.entry.seg))
+            })?;
+            (v.entry, file)
+        };
+        self.read_value(keyspace, key, &entry, file.as_ref())
+            .map(Some)
+    }
+
+    fn read_value(
+        &self,
+        keyspace: u32,
+        key: &[u8],
+        e: &Entry,
+        file: &dyn VFile,
+    ) -> Result<Vec<u8>> {
+        let len = e.record_len(key.len());
+        let mut rec = vec![0u8; len as usize];
+        file.read_exact_at(&mut rec, e.offset()).map_err(|err| {
+            if err.kind() == io::ErrorKind::UnexpectedEof {
+                Error::Corruption(format!("segment {} ends inside a record", e.seg))
+            } else {
+                Error::io(format!("reading segment {}", e.seg), err)
+            }
+        })?;
+        verify_record(&rec, keyspace, key).map_err(|why| {
+            Error::Corruption(format!("segment {} at byte {}: {why}", e.seg, e.offset()))
+        })?;
+        rec.drain(..format::RECORD_HEADER_LEN + key.len());
+        Ok(rec)
+    }
+
+    /// Whether `key` has a live (unexpired) value.
+    pub fn contains(&self, keyspace: u32, key: &[u8]) -> Result<bool> {
+        let st = self.state.read();
+        Ok(st
+            .keydir
+            .get_at(keyspace, key, u64::MAX)
+            .is_some_and(|v| v.expires_at == 0 || v.expires_at > now_ms()))
+    }
+
+    /// Commits `ops` as one atomic batch and returns its sequence. Durable on return
+    /// under [`SyncMode::Always`]; visible to readers on return in every mode.
+    pub fn write(&self, ops: &[OpRef<'_>]) -> Result<u64> {
+        for op in ops {
+            check_limits(op.key, op.value)?;
+        }
+        if ops.is_empty() {
+            return Ok(self.visible_seq.load(Ordering::Acquire));
+        }
+        self.check_writable()?;
+        let mut w = self.writer.lock();
+        self.check_writable()?;
+        let seq = w.next_seq;
+        let Writer { buf, offsets, .. } = &mut *w;
+        buf.clear();
+        offsets.clear();
+        encode_batch(buf, seq, ops.iter().copied(), offsets);
+        let len = w.buf.len() as u64;
+        if w.end + len > self.opts.segment_size && w.end > format::SEGMENT_HEADER_LEN as u64 {
+            self.rotate(&mut w)?;
+        }
+        let at = w.end;
+        if let Err(e) = w.file.write_all_at(&w.buf, at) {
+            // Undo a partial append so later batches follow a clean end; if even that
+            // fails, stop writing until the database is reopened and recovered.
+            if w.file.set_len(at).is_err() {
+                self.fail();
+            }
+            return Err(Error::io(format!("appending to segment {}", w.seg), e));
+        }
+        w.end += len;
+        w.appended += len;
+        w.next_seq += 1;
+        let seg = w.seg;
+        let entries: Vec<(u32, &[u8], Entry, u64)> = ops
+            .iter()
+            .zip(&w.offsets)
+            .map(|(op, off)| {
+                let entry = match op.kind {
+                    RecordKind::Put => Entry::value(seg, at + off, op.value.len() as u32, seq),
+                    RecordKind::Delete => Entry::tombstone(seg, at + off, seq),
+                };
+                (op.keyspace, op.key, entry, op.expires_at)
+            })
+            .collect();
+
+        if self.opts.sync != SyncMode::Always {
+            // Appends are ordered by the writer lock, so applying here keeps seq order.
+            self.apply(seq, &entries);
+            self.commit.lock().applied_seq = seq;
+            return Ok(seq);
+        }
+        let durable_at = w.appended;
+        drop(w);
+        self.wait_durable(durable_at)?;
+        // Apply in sequence order: wait for the predecessor's turn.
+        let mut cs = self.commit.lock();
+        while cs.applied_seq + 1 != seq {
+            if self.failed.load(Ordering::Acquire) {
+                return Err(self.failed_error());
+            }
+            self.commit_cv.wait(&mut cs);
+        }
+        self.apply(seq, &entries);
+        cs.applied_seq = seq;
+        self.commit_cv.notify_all();
+        Ok(seq)
+    }
+
+    fn apply(&self, seq: u64, entries: &[(u32, &[u8], Entry, u64)]) {
+        let mut st = self.state.write();
+        let newest_snapshot = self.snapshots.lock().keys().next_back().copied();
+        for (ks, key, entry, exp) in entries {
+            st.keydir.apply(*ks, key, *entry, *exp, newest_snapshot);
+        }
+        self.visible_seq.store(seq, Ordering::Release);
+    }
+
+    /// Blocks until everything appended up to `position` is on stable storage; one
+    /// caller syncs for all who wait (group commit).
+    fn wait_durable(&self, position: u64) -> Result<()> {
+        let mut cs = self.commit.lock();
+        loop {
+            if cs.synced >= position {
+                return Ok(());
+            }
+            if self.failed.load(Ordering::Acquire) {
+                return Err(self.failed_error());
+            }
+            if cs.syncing {
+                self.commit_cv.wait(&mut cs);
+                continue;
+            }
+            cs.syncing = true;
+            let result = parking_lot::MutexGuard::unlocked(&mut cs, || {
+                let (file, target) = {
+                    let w = self.writer.lock();
+                    (w.file.clone(), w.appended)
+                };
+                file.sync_data().map(|_| target)
+            });
+            cs.syncing = false;
+            match result {
+                Ok(target) => cs.synced = cs.synced.max(target),
+                Err(e) => {
+                    self.fail();
+                    self.commit_cv.notify_all();
+                    return Err(Error::io("syncing the active segment", e));
+                }
+            }
+            self.commit_cv.notify_all();
+        }
+    }
+
+    /// Seals the active segment (synced) and starts the next one.
+    fn rotate(&self, w: &mut Writer) -> Result<()> {
+        if let Err(e) = w.file.sync_data() {
+            self.fail();
+            return Err(Error::io(format!("syncing segment {}", w.seg), e));
+        }
+        let next = w
+            .seg
+            .checked_add(1)
+            .ok_or_else(|| Error::Internal("segment numbers exhausted".into()))?;
+        let file = segment::create(self.opts.vfs.as_ref(), &self.dir, next, w.next_seq - 1)?;
+        {
+            let mut st = self.state.write();
+            st.sealed_len.insert(w.seg, w.end);
+            st.files.insert(next, file.clone());
+        }
+        w.file = file;
+        w.seg = next;
+        w.end = format::SEGMENT_HEADER_LEN as u64;
+        Ok(())
+    }
+
+    /// Syncs the active segment now.
+    pub fn sync(&self) -> Result<()> {
+        let file = self.writer.lock().file.clone();
+        file.sync_data().map_err(|e| {
+            self.fail();
+            Error::io("syncing the active segment", e)
+        })
+    }
+
+    fn fail(&self) {
+        self.failed.store(true, Ordering::Release);
+    }
+
+    fn failed_error(&self) -> Error {
+        Error::io(
+            "an earlier write or sync failed; reopen the database to recover",
+            io::Error::other("writer stopped"),
+        )
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.failed.load(Ordering::Acquire) {
+            Err(self.failed_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Registers a snapshot at the newest visible commit; release it with
+    /// [`Engine::release_snapshot`].
+    pub fn snapshot(&self) -> u64 {
+        let _st = self.state.read();
+        let seq = self.visible_seq.load(Ordering::Acquire);
+        *self.snapshots.lock().entry(seq).or_default() += 1;
+        seq
+    }
+
+    /// Releases a snapshot taken with [`Engine::snapshot`] and drops the versions only it
+    /// needed.
+    pub fn release_snapshot(&self, seq: u64) {
+        let live: Vec<u64> = {
+            let mut snaps = self.snapshots.lock();
+            if let Some(n) = snaps.get_mut(&seq) {
+                *n -= 1;
+                if *n == 0 {
+                    snaps.remove(&seq);
+                }
+            }
+            snaps.keys().copied().collect()
+        };
+        self.state.write().keydir.prune_history(&live);
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> Stats {
+        let (active, active_len) = {
+            let w = self.writer.lock();
+            (w.seg, w.end)
+        };
+        let st = self.state.read();
+        let total: u64 = st
+            .sealed_len
+            .iter()
+            .filter(|(id, _)| **id != active)
+            .map(|(_, l)| l)
+            .sum::<u64>()
+            + active_len;
+        let live = st.keydir.live_bytes();
+        Stats {
+            live_keys: st.keydir.live_keys(),
+            live_bytes: live,
+            dead_bytes: total.saturating_sub(live),
+            total_bytes: total,
+            segments: st.files.len() as u64,
+            keydir_bytes: st.keydir.memory_bytes(),
+            last_seq: self.visible_seq.load(Ordering::Acquire),
+        }
+    }
+
+    /// Syncs and releases the directory lock. The engine accepts no writes afterwards.
+    pub fn close(&self) -> Result<()> {
+        if let Some((tx, handle)) = self.syncer.lock().take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+        let result = if self.failed.load(Ordering::Acquire) {
+            Err(self.failed_error())
+        } else {
+            self.sync()
+        };
+        self.fail();
+        self.lock.lock().take();
+        result
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Some((tx, _)) = self.syncer.get_mut().take() {
+            drop(tx);
+        }
+        if self.lock.get_mut().is_some() && !self.failed.load(Ordering::Acquire) {
+            let _ = self.writer.get_mut().file.sync_data();
+        }
+    }
+}
+
+fn interval_syncer(engine: Weak<Engine>, stop: mpsc::Receiver<()>, every: Duration) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        let Some(e) = engine.upgrade() else { return };
+        if !e.failed.load(Ordering::Acquire) {
+            let _ = e.sync();
+        }
+    }
+}

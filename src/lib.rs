@@ -1,0 +1,260 @@
+//! Katamari: an embedded, log-structured key-value engine.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = katamari::Db::open(dir.path().join("db"), katamari::Options::default()).unwrap();
+//! db.put(b"hello", b"world").unwrap();
+//! assert_eq!(db.get(b"hello").unwrap().as_deref(), Some(&b"world"[..]));
+//! db.close().unwrap();
+//! ```
+//!
+//! A [`Db`] is cheap to clone and safe to share between threads. Every write is an atomic
+//! batch; by default a write returns only after its data is on stable storage.
+
+pub mod codec;
+pub mod engine;
+mod error;
+pub mod ffi;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use engine::format::{OpRef, RecordKind};
+use engine::vfs::{StdFs, Vfs};
+use engine::{Engine, EngineOptions};
+
+pub use engine::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use engine::{Stats, SyncMode};
+pub use error::{Error, Result, Status};
+
+/// The default keyspace, where `put`/`get`/`delete` operate.
+pub const DEFAULT_KEYSPACE: u32 = 0;
+
+/// How to open a database.
+#[derive(Clone)]
+pub struct Options {
+    inner: EngineOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            inner: EngineOptions {
+                sync: SyncMode::Always,
+                segment_size: engine::DEFAULT_SEGMENT_SIZE,
+                salvage: false,
+                create_if_missing: true,
+                vfs: Arc::new(StdFs),
+            },
+        }
+    }
+}
+
+impl Options {
+    /// When commits reach stable storage (default [`SyncMode::Always`]).
+    pub fn sync(mut self, mode: SyncMode) -> Self {
+        self.inner.sync = mode;
+        self
+    }
+    /// Shorthand for [`SyncMode::Interval`].
+    pub fn sync_interval(self, every: Duration) -> Self {
+        self.sync(SyncMode::Interval(every))
+    }
+    /// Size at which the active segment is sealed and a new one started (default 128 MiB,
+    /// at least 1 KiB).
+    pub fn segment_size(mut self, bytes: u64) -> Self {
+        self.inner.segment_size = bytes;
+        self
+    }
+    /// Open a damaged database anyway, skipping damaged batches (default false: damage
+    /// other than a torn tail refuses to open with [`Error::Corruption`]).
+    pub fn salvage(mut self, on: bool) -> Self {
+        self.inner.salvage = on;
+        self
+    }
+    /// Create the directory if it does not exist (default true; its parent must exist).
+    pub fn create_if_missing(mut self, on: bool) -> Self {
+        self.inner.create_if_missing = on;
+        self
+    }
+    /// Route all file I/O through `vfs` (fault injection and crash simulation in tests).
+    pub fn vfs(mut self, vfs: Arc<dyn Vfs>) -> Self {
+        self.inner.vfs = vfs;
+        self
+    }
+    /// The configured sync mode.
+    pub fn sync_mode(&self) -> SyncMode {
+        self.inner.sync
+    }
+}
+
+/// An ordered list of puts and deletes committed atomically by [`Db::write`].
+#[derive(Clone, Debug, Default)]
+pub struct WriteBatch {
+    ops: Vec<BatchOp>,
+}
+
+#[derive(Clone, Debug)]
+struct BatchOp {
+    kind: RecordKind,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl WriteBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds a put; fails with [`Error::TooLarge`] (and adds nothing) over the limits.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<&mut Self> {
+        engine::check_limits(key, value)?;
+        self.ops.push(BatchOp {
+            kind: RecordKind::Put,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        });
+        Ok(self)
+    }
+    /// Adds a delete; fails with [`Error::TooLarge`] (and adds nothing) over the limit.
+    pub fn delete(&mut self, key: &[u8]) -> Result<&mut Self> {
+        engine::check_limits(key, &[])?;
+        self.ops.push(BatchOp {
+            kind: RecordKind::Delete,
+            key: key.to_vec(),
+            value: Vec::new(),
+        });
+        Ok(self)
+    }
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+    /// Removes every operation.
+    pub fn clear(&mut self) {
+        self.ops.clear()
+    }
+}
+
+/// An open database. Clones share it; it closes when [`Db::close`] is called or the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct Db {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    engine: RwLock<Option<Arc<Engine>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(e) = self.engine.get_mut().take() {
+            let _ = e.close();
+        }
+    }
+}
+
+impl Db {
+    /// Opens the database in directory `path`, creating it if allowed and missing.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let engine = Engine::open(path.as_ref(), options.inner)?;
+        Ok(Db {
+            shared: Arc::new(Shared {
+                engine: RwLock::new(Some(engine)),
+            }),
+        })
+    }
+
+    /// Runs `f` on the engine unless the database is closed. Close waits for calls in
+    /// flight.
+    fn with<T>(&self, f: impl FnOnce(&Engine) -> Result<T>) -> Result<T> {
+        let guard = self.shared.engine.read_recursive();
+        match guard.as_ref() {
+            Some(e) => f(e),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// The value of `key`, or `None` if absent. An empty value is `Some(vec![])`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.with(|e| e.get(DEFAULT_KEYSPACE, key))
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.write_ops(&[OpRef {
+            keyspace: DEFAULT_KEYSPACE,
+            kind: RecordKind::Put,
+            key,
+            value,
+            expires_at: 0,
+        }])
+    }
+
+    /// Removes `key`; removing an absent key is not an error.
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        self.write_ops(&[OpRef {
+            keyspace: DEFAULT_KEYSPACE,
+            kind: RecordKind::Delete,
+            key,
+            value: &[],
+            expires_at: 0,
+        }])
+    }
+
+    /// Whether `key` is present.
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        self.with(|e| e.contains(DEFAULT_KEYSPACE, key))
+    }
+
+    /// Commits every operation of `batch` atomically, in order.
+    pub fn write(&self, batch: &WriteBatch) -> Result<()> {
+        let ops: Vec<OpRef<'_>> = batch
+            .ops
+            .iter()
+            .map(|o| OpRef {
+                keyspace: DEFAULT_KEYSPACE,
+                kind: o.kind,
+                key: &o.key,
+                value: &o.value,
+                expires_at: 0,
+            })
+            .collect();
+        self.write_ops(&ops)
+    }
+
+    fn write_ops(&self, ops: &[OpRef<'_>]) -> Result<()> {
+        self.with(|e| e.write(ops).map(|_| ()))
+    }
+
+    /// Forces everything written so far onto stable storage.
+    pub fn sync(&self) -> Result<()> {
+        self.with(|e| e.sync())
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> Result<Stats> {
+        self.with(|e| Ok(e.stats()))
+    }
+
+    /// Waits for calls in flight, syncs and releases the directory. Later calls on this
+    /// `Db` or its clones return [`Error::Closed`]; closing again is `Ok`.
+    pub fn close(&self) -> Result<()> {
+        let engine = self.shared.engine.write().take();
+        match engine {
+            Some(e) => e.close(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether [`Db::close`] has been called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.engine.read_recursive().is_none()
+    }
+}
