@@ -335,3 +335,84 @@ fn interval_sync_mode_writes_and_reopens() {
     let db = Db::open(&dir, opts()).unwrap();
     assert_eq!(db.stats().unwrap().live_keys, 100);
 }
+
+#[test]
+fn engine_snapshots_keep_old_versions_until_released() {
+    use katamari::engine::format::{OpRef, RecordKind};
+    use katamari::engine::{Engine, EngineOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let e = Engine::open(
+        &tmp.path().join("db"),
+        EngineOptions {
+            sync: SyncMode::Never,
+            segment_size: 1 << 20,
+            salvage: false,
+            create_if_missing: true,
+            vfs: Arc::new(katamari::engine::vfs::StdFs),
+        },
+    )
+    .unwrap();
+    let put = |k: &'static [u8], v: &'static [u8]| OpRef {
+        keyspace: 0,
+        kind: RecordKind::Put,
+        key: k,
+        value: v,
+        expires_at: 0,
+    };
+    e.write(&[put(b"k", b"v1")]).unwrap();
+    let snap = e.snapshot();
+    e.write(&[put(b"k", b"v2")]).unwrap();
+    e.write(&[OpRef {
+        kind: RecordKind::Delete,
+        value: b"",
+        ..put(b"k", b"")
+    }])
+    .unwrap();
+    e.write(&[put(b"new", b"x")]).unwrap();
+    assert_eq!(e.get_at(0, b"k", snap).unwrap().unwrap(), b"v1");
+    assert_eq!(
+        e.get_at(0, b"new", snap).unwrap(),
+        None,
+        "later key invisible"
+    );
+    assert_eq!(e.get(0, b"k").unwrap(), None);
+    e.release_snapshot(snap);
+    assert_eq!(
+        e.get_at(0, b"k", snap).unwrap(),
+        None,
+        "released versions are gone"
+    );
+    assert_eq!(e.stats().live_keys, 1);
+    e.close().unwrap();
+}
+
+#[test]
+fn readers_run_while_writers_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path().join("db"), fast()).unwrap();
+    for i in 0..1000u32 {
+        db.put(&i.to_be_bytes(), &i.to_le_bytes()).unwrap();
+    }
+    thread::scope(|s| {
+        s.spawn(|| {
+            for round in 1..50u32 {
+                let mut b = WriteBatch::new();
+                for i in 0..1000u32 {
+                    b.put(&i.to_be_bytes(), &(i + round * 1000).to_le_bytes())
+                        .unwrap();
+                }
+                db.write(&b).unwrap();
+            }
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                for n in 0..20_000u32 {
+                    let i = n % 1000;
+                    let v = db.get(&i.to_be_bytes()).unwrap().unwrap();
+                    let v = u32::from_le_bytes(v.try_into().unwrap());
+                    assert_eq!(v % 1000, i, "value belongs to another key");
+                }
+            });
+        }
+    });
+}

@@ -167,9 +167,10 @@ struct Space {
 /// The whole index.
 #[derive(Default)]
 pub struct Keydir {
-    spaces: HashMap<u32, Space>,
+    /// Few keyspaces exist, so a B-tree (one node, scanned linearly) beats hashing here.
+    spaces: BTreeMap<u32, Space>,
     /// Bytes of records still referenced by the newest version of some key, per segment.
-    seg_live: HashMap<u32, u64>,
+    seg_live: BTreeMap<u32, u64>,
 }
 
 impl Keydir {
@@ -343,7 +344,7 @@ impl Keydir {
     }
 }
 
-fn sub_live(seg_live: &mut HashMap<u32, u64>, seg: u32, bytes: u64) {
+fn sub_live(seg_live: &mut BTreeMap<u32, u64>, seg: u32, bytes: u64) {
     if let Some(v) = seg_live.get_mut(&seg) {
         *v = v.saturating_sub(bytes);
     }

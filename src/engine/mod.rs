@@ -7,7 +7,7 @@ pub mod recovery;
 pub mod segment;
 pub mod vfs;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -86,9 +86,9 @@ struct Writer {
 
 struct State {
     keydir: Keydir,
-    files: HashMap<u32, Arc<dyn VFile>>,
+    files: BTreeMap<u32, Arc<dyn VFile>>,
     /// Lengths of sealed segments.
-    sealed_len: HashMap<u32, u64>,
+    sealed_len: BTreeMap<u32, u64>,
 }
 
 #[derive(Default)]

@@ -4,7 +4,7 @@
 //! Recovery only reads. It returns what it found and the one repair it would make (cut
 //! the torn tail); the caller applies that repair only when nothing else was wrong.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -337,6 +337,6 @@ fn apply_batch(kd: &mut Keydir, seg: u32, b: &FoundBatch) {
 }
 
 /// Segment number → valid length, for stats.
-pub fn sizes(segments: &[(u32, Arc<dyn VFile>, u64)]) -> HashMap<u32, u64> {
+pub fn sizes(segments: &[(u32, Arc<dyn VFile>, u64)]) -> BTreeMap<u32, u64> {
     segments.iter().map(|(id, _, len)| (*id, *len)).collect()
 }
