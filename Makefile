@@ -23,6 +23,7 @@ release: setup
 ## The main job: build the library and run the C example against one data directory.
 demo: release
 	@mkdir -p $(BUILD)
+	@ln -sf libkatamari.so target/release/libkatamari.so.0
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude bindings/c/examples/demo.c \
 		-Ltarget/release -lkatamari -Wl,-rpath,$(CURDIR)/target/release -o $(BUILD)/demo-c
 	@rm -rf $(DEMO_DIR)

@@ -17,6 +17,7 @@ mod error;
 pub mod ffi;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -149,6 +150,9 @@ pub struct Db {
 }
 
 struct Shared {
+    /// Set when close begins, so calls that start afterwards fail at once instead of
+    /// keeping close waiting behind them.
+    closing: AtomicBool,
     engine: RwLock<Option<Arc<Engine>>>,
 }
 
@@ -166,6 +170,7 @@ impl Db {
         let engine = Engine::open(path.as_ref(), options.inner)?;
         Ok(Db {
             shared: Arc::new(Shared {
+                closing: AtomicBool::new(false),
                 engine: RwLock::new(Some(engine)),
             }),
         })
@@ -174,6 +179,9 @@ impl Db {
     /// Runs `f` on the engine unless the database is closed. Close waits for calls in
     /// flight.
     fn with<T>(&self, f: impl FnOnce(&Engine) -> Result<T>) -> Result<T> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
         let guard = self.shared.engine.read_recursive();
         match guard.as_ref() {
             Some(e) => f(e),
@@ -246,6 +254,7 @@ impl Db {
     /// Waits for calls in flight, syncs and releases the directory. Later calls on this
     /// `Db` or its clones return [`Error::Closed`]; closing again is `Ok`.
     pub fn close(&self) -> Result<()> {
+        self.shared.closing.store(true, Ordering::Release);
         let engine = self.shared.engine.write().take();
         match engine {
             Some(e) => e.close(),

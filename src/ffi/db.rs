@@ -271,8 +271,9 @@ pub unsafe extern "C" fn kat_db_stats(
     // SAFETY: per the contract.
     unsafe {
         boundary(err, || {
-            let s = db_ref(db)?.stats()?;
+            let db = db_ref(db)?;
             out_param(out, "out")?;
+            let s = db.stats()?;
             out.write(kat_stats {
                 live_keys: s.live_keys,
                 live_bytes: s.live_bytes,
