@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::mem::size_of;
+use std::ops::Bound;
 
 use super::format::RECORD_HEADER_LEN;
 
@@ -154,6 +155,8 @@ pub struct Version {
 
 #[derive(Default)]
 struct Space {
+    /// Tombstones kept in `tree` for open snapshots, to drop once none needs them.
+    tombstones: Vec<Key>,
     tree: BTreeMap<Key, Entry>,
     /// Expiry of the newest version of keys flagged `FLAG_EXPIRY`.
     expiries: HashMap<Key, u64>,
@@ -164,6 +167,40 @@ struct Space {
     heap_key_bytes: usize,
 }
 
+impl Space {
+    /// The version of `key` (whose newest entry is `cur`) visible at `snap`.
+    fn visible(&self, key: &[u8], cur: &Entry, snap: u64) -> Option<Version> {
+        let v = if cur.seq <= snap {
+            let expires_at = if cur.has(FLAG_EXPIRY) {
+                self.expiries.get(key).copied().unwrap_or(0)
+            } else {
+                0
+            };
+            Version {
+                entry: *cur,
+                expires_at,
+            }
+        } else if cur.has(FLAG_HISTORY) {
+            *self
+                .history
+                .get(key)?
+                .iter()
+                .rev()
+                .find(|v| v.entry.seq <= snap)?
+        } else {
+            return None;
+        };
+        (!v.entry.is_tombstone()).then_some(v)
+    }
+}
+
+/// The open snapshots, as far as recording a write needs to know.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenSnapshots {
+    pub oldest: Option<u64>,
+    pub newest: Option<u64>,
+}
+
 /// The whole index.
 #[derive(Default)]
 pub struct Keydir {
@@ -171,22 +208,27 @@ pub struct Keydir {
     spaces: BTreeMap<u32, Space>,
     /// Bytes of records still referenced by the newest version of some key, per segment.
     seg_live: BTreeMap<u32, u64>,
+    /// Older versions and tombstones kept for snapshots, now and after the last prune.
+    retained: usize,
+    retained_after_prune: usize,
 }
 
 impl Keydir {
-    /// Records a committed version of `key`. `newest_snapshot` is the highest snapshot
-    /// sequence still open: the replaced version is kept if that snapshot can see it.
+    /// Records a committed version of `key`. The replaced version is kept while an open
+    /// snapshot can see it, and a deletion stays in the map as a tombstone while any
+    /// snapshot is open (so a transaction begun earlier notices the write at commit).
     pub fn apply(
         &mut self,
         keyspace: u32,
         key: &[u8],
         mut new: Entry,
         expires_at: u64,
-        newest_snapshot: Option<u64>,
+        snaps: OpenSnapshots,
     ) {
         let space = self.spaces.entry(keyspace).or_default();
         new.set(FLAG_EXPIRY, expires_at != 0 && !new.is_tombstone());
         let rec_len = new.record_len(key.len());
+        let retain_tombstone = new.is_tombstone() && snaps.oldest.is_some();
         match space.tree.get_mut(key) {
             Some(cur) => {
                 let old = *cur;
@@ -195,12 +237,13 @@ impl Keydir {
                 } else {
                     0
                 };
-                let keep = newest_snapshot.is_some_and(|s| s >= old.seq);
+                let keep = snaps.newest.is_some_and(|s| s >= old.seq);
                 if keep {
                     let v = Version {
                         entry: old,
                         expires_at: old_expiry,
                     };
+                    self.retained += 1;
                     match space.history.get_mut(key) {
                         Some(h) => h.push(v),
                         None => {
@@ -216,21 +259,29 @@ impl Keydir {
                 if old.has(FLAG_EXPIRY) && !new.has(FLAG_EXPIRY) {
                     space.expiries.remove(key);
                 }
-                if new.is_tombstone() && !new.has(FLAG_HISTORY) {
+                if new.is_tombstone() && !new.has(FLAG_HISTORY) && !retain_tombstone {
                     if let Some((k, _)) = space.tree.remove_entry(key) {
                         space.heap_key_bytes -= k.heap_bytes();
                     }
                 } else {
                     *cur = new;
+                    if new.is_tombstone() {
+                        self.retained += 1;
+                        space.tombstones.push(Key::new(key));
+                    }
                 }
             }
             None => {
-                if new.is_tombstone() {
+                if new.is_tombstone() && !retain_tombstone {
                     return;
                 }
                 let k = Key::new(key);
                 space.heap_key_bytes += k.heap_bytes();
                 space.tree.insert(k, new);
+                if new.is_tombstone() {
+                    self.retained += 1;
+                    space.tombstones.push(Key::new(key));
+                }
             }
         }
         if new.has(FLAG_EXPIRY) {
@@ -247,35 +298,75 @@ impl Keydir {
         }
     }
 
-    /// The version of `key` a reader at snapshot `snap` sees, tombstones included as
-    /// `None`. `u64::MAX` reads the newest committed version.
-    pub fn get_at(&self, keyspace: u32, key: &[u8], snap: u64) -> Option<Version> {
-        let space = self.spaces.get(&keyspace)?;
-        let cur = space.tree.get(key)?;
-        let v = if cur.seq <= snap {
-            let expires_at = if cur.has(FLAG_EXPIRY) {
-                space.expiries.get(key).copied().unwrap_or(0)
-            } else {
-                0
-            };
-            Version {
-                entry: *cur,
-                expires_at,
-            }
-        } else if cur.has(FLAG_HISTORY) {
-            *space
-                .history
-                .get(key)?
-                .iter()
-                .rev()
-                .find(|v| v.entry.seq <= snap)?
-        } else {
-            return None;
-        };
-        (!v.entry.is_tombstone()).then_some(v)
+    /// Sequence of the newest committed write (value or deletion still remembered) of
+    /// `key`: what first-committer-wins validation compares with a snapshot.
+    pub fn newest_seq(&self, keyspace: u32, key: &[u8]) -> Option<u64> {
+        Some(self.spaces.get(&keyspace)?.tree.get(key)?.seq)
     }
 
-    /// Drops older versions no snapshot in `snapshots` (ascending) can see any more.
+    /// Whether any key in `range` was written after `snap` (phantom check).
+    pub fn changed_in_range(
+        &self,
+        keyspace: u32,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        snap: u64,
+    ) -> bool {
+        self.spaces
+            .get(&keyspace)
+            .is_some_and(|s| s.tree.range::<[u8], _>(range).any(|(_, e)| e.seq > snap))
+    }
+
+    /// Up to `limit` keys of `range` visible at `snap`, in order (descending with
+    /// `reverse`), with their versions, appended to `out`. Versions expired at `now_ms`
+    /// are skipped.
+    #[allow(clippy::too_many_arguments)]
+    pub fn scan(
+        &self,
+        keyspace: u32,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        snap: u64,
+        reverse: bool,
+        limit: usize,
+        now_ms: u64,
+        out: &mut Vec<(Vec<u8>, Version)>,
+    ) {
+        let Some(space) = self.spaces.get(&keyspace) else {
+            return;
+        };
+        let mut take = |k: &Key, e: &Entry| -> bool {
+            if let Some(v) = space.visible(k.as_bytes(), e, snap) {
+                if v.expires_at == 0 || v.expires_at > now_ms {
+                    out.push((k.as_bytes().to_vec(), v));
+                    return out.len() < limit;
+                }
+            }
+            true
+        };
+        let mut it = space.tree.range::<[u8], _>(range);
+        if reverse {
+            while let Some((k, e)) = it.next_back() {
+                if !take(k, e) {
+                    break;
+                }
+            }
+        } else {
+            for (k, e) in it {
+                if !take(k, e) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The version of `key` a reader at snapshot `snap` sees; `None` when absent or
+    /// deleted. `u64::MAX` reads the newest committed version.
+    pub fn get_at(&self, keyspace: u32, key: &[u8], snap: u64) -> Option<Version> {
+        let space = self.spaces.get(&keyspace)?;
+        space.visible(key, space.tree.get(key)?, snap)
+    }
+
+    /// Drops older versions no snapshot in `snapshots` (ascending) can see any more, and
+    /// tombstones no open snapshot predates.
     pub fn prune_history(&mut self, snapshots: &[u64]) {
         for space in self.spaces.values_mut() {
             let mut emptied = Vec::new();
@@ -293,18 +384,50 @@ impl Keydir {
                     emptied.push(Key::new(key.as_bytes()));
                 }
             }
-            for key in emptied {
+            for key in &emptied {
                 space.history.remove(key.as_bytes());
                 if let Some(e) = space.tree.get_mut(key.as_bytes()) {
                     e.set(FLAG_HISTORY, false);
                     if e.is_tombstone() {
-                        if let Some((k, _)) = space.tree.remove_entry(key.as_bytes()) {
-                            space.heap_key_bytes -= k.heap_bytes();
-                        }
+                        space.tombstones.push(Key::new(key.as_bytes()));
                     }
                 }
             }
+            let oldest = snapshots.first().copied();
+            let mut kept = Vec::new();
+            for key in std::mem::take(&mut space.tombstones) {
+                let Some(e) = space.tree.get(key.as_bytes()) else {
+                    continue;
+                };
+                if !e.is_tombstone() {
+                    continue;
+                }
+                if e.has(FLAG_HISTORY) || oldest.is_some_and(|o| o < e.seq) {
+                    kept.push(key);
+                } else if let Some((k, _)) = space.tree.remove_entry(key.as_bytes()) {
+                    space.heap_key_bytes -= k.heap_bytes();
+                }
+            }
+            kept.sort_unstable();
+            kept.dedup();
+            space.tombstones = kept;
         }
+        self.retained = self
+            .spaces
+            .values()
+            .map(|s| s.tombstones.len() + s.history.values().map(Vec::len).sum::<usize>())
+            .sum();
+        self.retained_after_prune = self.retained;
+    }
+
+    /// Whether versions kept for snapshots doubled (plus slack) since the last prune.
+    pub fn retained_grew(&self) -> bool {
+        self.retained > 2 * self.retained_after_prune + 1024
+    }
+
+    /// Older versions and tombstones currently kept for snapshots.
+    pub fn retained_versions(&self) -> usize {
+        self.retained
     }
 
     /// Keys whose newest version is a value (expired keys included until reclaimed).
@@ -354,6 +477,17 @@ fn sub_live(seg_live: &mut BTreeMap<u32, u64>, seg: u32, bytes: u64) {
 mod tests {
     use super::*;
 
+    const NONE: OpenSnapshots = OpenSnapshots {
+        oldest: None,
+        newest: None,
+    };
+    fn open(oldest: u64, newest: u64) -> OpenSnapshots {
+        OpenSnapshots {
+            oldest: Some(oldest),
+            newest: Some(newest),
+        }
+    }
+
     #[test]
     fn layout_is_compact() {
         assert_eq!(size_of::<Key>(), 24);
@@ -380,10 +514,10 @@ mod tests {
     #[test]
     fn snapshot_sees_replaced_and_deleted_versions_until_pruned() {
         let mut kd = Keydir::default();
-        kd.apply(0, b"k", Entry::value(1, 40, 3, 1), 0, None);
+        kd.apply(0, b"k", Entry::value(1, 40, 3, 1), 0, NONE);
         // A snapshot at seq 1 is open while the key is overwritten then deleted.
-        kd.apply(0, b"k", Entry::value(1, 100, 5, 2), 0, Some(1));
-        kd.apply(0, b"k", Entry::tombstone(1, 200, 3), 0, Some(2));
+        kd.apply(0, b"k", Entry::value(1, 100, 5, 2), 0, open(1, 1));
+        kd.apply(0, b"k", Entry::tombstone(1, 200, 3), 0, open(1, 2));
         assert_eq!(kd.get_at(0, b"k", 1).unwrap().entry.val_len, 3);
         assert_eq!(kd.get_at(0, b"k", 2).unwrap().entry.val_len, 5);
         assert!(kd.get_at(0, b"k", 3).is_none());
@@ -404,17 +538,17 @@ mod tests {
     #[test]
     fn live_bytes_follow_overwrites_and_expiry_is_tracked() {
         let mut kd = Keydir::default();
-        kd.apply(0, b"a", Entry::value(1, 40, 10, 1), 500, None);
+        kd.apply(0, b"a", Entry::value(1, 40, 10, 1), 500, NONE);
         let one = Entry::value(0, 0, 10, 0).record_len(1);
         assert_eq!(kd.live_bytes(), one);
         assert_eq!(kd.get_at(0, b"a", u64::MAX).unwrap().expires_at, 500);
-        kd.apply(0, b"a", Entry::value(2, 40, 10, 2), 0, None);
+        kd.apply(0, b"a", Entry::value(2, 40, 10, 2), 0, NONE);
         assert_eq!(kd.segment_live_bytes(1), 0);
         assert_eq!(kd.segment_live_bytes(2), one);
         assert_eq!(kd.get_at(0, b"a", u64::MAX).unwrap().expires_at, 0);
         assert!(kd.spaces[&0].expiries.is_empty());
         assert_eq!(kd.live_keys(), 1);
-        kd.apply(1, b"a", Entry::value(2, 90, 1, 3), 0, None);
+        kd.apply(1, b"a", Entry::value(2, 90, 1, 3), 0, NONE);
         assert_eq!(kd.live_keys(), 2, "keyspaces are separate");
     }
 }

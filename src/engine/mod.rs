@@ -9,6 +9,7 @@ pub mod vfs;
 
 use std::collections::BTreeMap;
 use std::io;
+use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -20,7 +21,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::error::{Error, Result};
 use format::{encode_batch, verify_record, OpRef, RecordKind, MAX_KEY_LEN, MAX_VALUE_LEN};
-use keydir::{Entry, Keydir};
+use keydir::{Entry, Keydir, OpenSnapshots};
 use recovery::Repair;
 use vfs::{LockGuard, VFile, Vfs};
 
@@ -108,9 +109,31 @@ pub struct Engine {
     commit_cv: Condvar,
     visible_seq: AtomicU64,
     snapshots: Mutex<BTreeMap<u64, usize>>,
+    /// Keys of commits appended but not yet applied (group commit waits for the sync in
+    /// between), so validation sees them.
+    inflight: Mutex<BTreeMap<u64, Vec<(u32, Box<[u8]>)>>>,
     failed: AtomicBool,
     lock: Mutex<Option<Box<dyn LockGuard>>>,
     syncer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+}
+
+/// What a transaction depends on, checked at commit: it conflicts when a commit after
+/// `snapshot` wrote one of its written keys, one of `reads`, or a key in one of `ranges`.
+pub struct Validation<'a> {
+    pub snapshot: u64,
+    pub reads: &'a [(u32, Vec<u8>)],
+    pub ranges: &'a [KeyRange],
+}
+
+/// A keyspace and a key range in it.
+pub type KeyRange = (u32, Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v),
+        Bound::Excluded(v) => Bound::Excluded(v),
+        Bound::Unbounded => Bound::Unbounded,
+    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -237,6 +260,7 @@ impl Engine {
             commit_cv: Condvar::new(),
             visible_seq: AtomicU64::new(rec.last_seq),
             snapshots: Mutex::new(BTreeMap::new()),
+            inflight: Mutex::new(BTreeMap::new()),
             failed: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
             syncer: Mutex::new(None),
@@ -318,15 +342,39 @@ impl Engine {
     /// Commits `ops` as one atomic batch and returns its sequence. Durable on return
     /// under [`SyncMode::Always`]; visible to readers on return in every mode.
     pub fn write(&self, ops: &[OpRef<'_>]) -> Result<u64> {
-        for op in ops {
-            check_limits(op.key, op.value)?;
+        self.commit(ops, None)
+    }
+
+    /// Commits `ops` like [`Engine::write`], after checking that nothing `check` names
+    /// was written by a commit after its snapshot ([`Error::Conflict`] otherwise, and
+    /// nothing is written). Releases `check`'s snapshot either way.
+    pub fn commit(&self, ops: &[OpRef<'_>], check: Option<&Validation<'_>>) -> Result<u64> {
+        let release = |this: &Self| {
+            if let Some(v) = check {
+                this.release_snapshot(v.snapshot);
+            }
+        };
+        if let Err(e) = ops.iter().try_for_each(|op| check_limits(op.key, op.value)) {
+            release(self);
+            return Err(e);
         }
         if ops.is_empty() {
+            release(self);
             return Ok(self.visible_seq.load(Ordering::Acquire));
         }
-        self.check_writable()?;
+        if let Err(e) = self.check_writable() {
+            release(self);
+            return Err(e);
+        }
         let mut w = self.writer.lock();
-        self.check_writable()?;
+        let checked = self.check_writable().and_then(|_| match check {
+            Some(v) if self.conflicts(ops, v) => Err(Error::Conflict),
+            _ => Ok(()),
+        });
+        // The committing transaction reads no more: its snapshot must not make the
+        // versions it replaces look needed.
+        release(self);
+        checked?;
         let seq = w.next_seq;
         let Writer { buf, offsets, .. } = &mut *w;
         buf.clear();
@@ -368,8 +416,18 @@ impl Engine {
             return Ok(seq);
         }
         let durable_at = w.appended;
+        self.inflight.lock().insert(
+            seq,
+            ops.iter()
+                .map(|o| (o.keyspace, Box::<[u8]>::from(o.key)))
+                .collect(),
+        );
         drop(w);
-        self.wait_durable(durable_at)?;
+        let durable = self.wait_durable(durable_at);
+        if durable.is_err() {
+            self.inflight.lock().remove(&seq);
+        }
+        durable?;
         // Apply in sequence order: wait for the predecessor's turn.
         let mut cs = self.commit.lock();
         while cs.applied_seq + 1 != seq {
@@ -379,16 +437,49 @@ impl Engine {
             self.commit_cv.wait(&mut cs);
         }
         self.apply(seq, &entries);
+        self.inflight.lock().remove(&seq);
         cs.applied_seq = seq;
         self.commit_cv.notify_all();
         Ok(seq)
     }
 
+    /// Whether a commit after `v.snapshot` wrote a key that `ops` writes or `v` read.
+    /// Called with the writer lock held, so no commit can slip in between.
+    fn conflicts(&self, ops: &[OpRef<'_>], v: &Validation<'_>) -> bool {
+        let st = self.state.read();
+        let newer = |ks: u32, key: &[u8]| {
+            st.keydir
+                .newest_seq(ks, key)
+                .is_some_and(|s| s > v.snapshot)
+        };
+        let inflight = self.inflight.lock();
+        let pending = inflight.values().flatten();
+        ops.iter().any(|o| newer(o.keyspace, o.key))
+            || v.reads.iter().any(|(ks, k)| newer(*ks, k))
+            || v.ranges.iter().any(|(ks, lo, hi)| {
+                st.keydir
+                    .changed_in_range(*ks, (as_ref(lo), as_ref(hi)), v.snapshot)
+            })
+            || pending.clone().any(|(pks, pk)| {
+                ops.iter().any(|o| o.keyspace == *pks && o.key == &pk[..])
+                    || v.reads.iter().any(|(ks, k)| ks == pks && k[..] == pk[..])
+                    || v.ranges
+                        .iter()
+                        .any(|(ks, lo, hi)| ks == pks && (as_ref(lo), as_ref(hi)).contains(&pk[..]))
+            })
+    }
+
     fn apply(&self, seq: u64, entries: &[(u32, &[u8], Entry, u64)]) {
         let mut st = self.state.write();
-        let newest_snapshot = self.snapshots.lock().keys().next_back().copied();
+        let snaps = {
+            let s = self.snapshots.lock();
+            OpenSnapshots {
+                oldest: s.keys().next().copied(),
+                newest: s.keys().next_back().copied(),
+            }
+        };
         for (ks, key, entry, exp) in entries {
-            st.keydir.apply(*ks, key, *entry, *exp, newest_snapshot);
+            st.keydir.apply(*ks, key, *entry, *exp, snaps);
         }
         self.visible_seq.store(seq, Ordering::Release);
     }
@@ -491,16 +582,23 @@ impl Engine {
     /// Releases a snapshot taken with [`Engine::snapshot`] and drops the versions only it
     /// needed.
     pub fn release_snapshot(&self, seq: u64) {
-        let live: Vec<u64> = {
+        let (live, oldest_went) = {
             let mut snaps = self.snapshots.lock();
+            let was_oldest = snaps.keys().next() == Some(&seq);
             if let Some(n) = snaps.get_mut(&seq) {
                 *n -= 1;
                 if *n == 0 {
                     snaps.remove(&seq);
                 }
             }
-            snaps.keys().copied().collect()
+            let live: Vec<u64> = snaps.keys().copied().collect();
+            (live, was_oldest || snaps.is_empty())
         };
+        // Pruning walks every retained version, so do it when it can free the most: the
+        // oldest snapshot went, or retained versions piled up since last time.
+        if !oldest_went && !self.state.read().keydir.retained_grew() {
+            return;
+        }
         self.state.write().keydir.prune_history(&live);
     }
 

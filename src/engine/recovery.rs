@@ -13,7 +13,7 @@ use super::format::{
     BatchHeader, RecordHeader, RecordKind, SegmentHeader, BATCH_HEADER_LEN, RECORD_HEADER_LEN,
     SEGMENT_HEADER_LEN,
 };
-use super::keydir::{Entry, Keydir};
+use super::keydir::{Entry, Keydir, OpenSnapshots};
 use super::segment;
 use super::vfs::{OpenMode, VFile, Vfs};
 use crate::error::{Error, Result};
@@ -332,7 +332,13 @@ fn apply_batch(kd: &mut Keydir, seg: u32, b: &FoundBatch) {
             RecordKind::Put => Entry::value(seg, *at, rh.val_len, rh.seq),
             RecordKind::Delete => Entry::tombstone(seg, *at, rh.seq),
         };
-        kd.apply(rh.keyspace, key, entry, rh.expires_at, None);
+        kd.apply(
+            rh.keyspace,
+            key,
+            entry,
+            rh.expires_at,
+            OpenSnapshots::default(),
+        );
     }
 }
 
