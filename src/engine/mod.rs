@@ -111,7 +111,7 @@ pub struct Engine {
     snapshots: Mutex<BTreeMap<u64, usize>>,
     /// Keys of commits appended but not yet applied (group commit waits for the sync in
     /// between), so validation sees them.
-    inflight: Mutex<BTreeMap<u64, Vec<(u32, Box<[u8]>)>>>,
+    inflight: Mutex<BTreeMap<u64, Vec<KeyRef>>>,
     failed: AtomicBool,
     lock: Mutex<Option<Box<dyn LockGuard>>>,
     syncer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
@@ -124,6 +124,9 @@ pub struct Validation<'a> {
     pub reads: &'a [(u32, Vec<u8>)],
     pub ranges: &'a [KeyRange],
 }
+
+/// A keyspace and a key in it.
+type KeyRef = (u32, Box<[u8]>);
 
 /// A keyspace and a key range in it.
 pub type KeyRange = (u32, Bound<Vec<u8>>, Bound<Vec<u8>>);
