@@ -66,6 +66,22 @@
 #define KAT_VERSION_NUMBER (((KAT_VERSION_MAJOR * 1000000) + (KAT_VERSION_MINOR * 1000)) + KAT_VERSION_PATCH)
 
 /**
+ * `kat_iter_opts.flags`: iterate from the largest key down.
+ */
+#define KAT_ITER_REVERSE 1
+
+/**
+ * `kat_txn_begin` flag: the transaction only reads; writes return `KAT_READ_ONLY`.
+ */
+#define KAT_TXN_READ_ONLY 1
+
+/**
+ * `kat_txn_begin` flag: serializable; commit also fails with `KAT_CONFLICT` when a key
+ * or range the transaction read was written by another commit after its snapshot.
+ */
+#define KAT_TXN_SERIALIZABLE 2
+
+/**
  * An ordered list of operations applied all-or-nothing by `kat_db_write`. Not tied to a
  * database; reusable after `kat_batch_clear`. Must not be used by two threads at once.
  */
@@ -83,10 +99,23 @@ typedef struct kat_db kat_db;
 typedef struct kat_error kat_error;
 
 /**
+ * An ordered cursor over one snapshot; it sees the same data however long it lives.
+ * Key and value views it returns stay valid until the next call on the iterator. May
+ * move between threads; must not be used by two threads at once.
+ */
+typedef struct kat_iter kat_iter;
+
+/**
  * Settings for `kat_db_open`. Create with `kat_options_new`, release with
  * `kat_options_free`; may be freed right after `kat_db_open` returns.
  */
 typedef struct kat_options kat_options;
+
+/**
+ * A transaction. Reads see the snapshot taken at begin plus the transaction's own
+ * writes. May move between threads; must not be used by two threads at once.
+ */
+typedef struct kat_txn kat_txn;
 
 /**
  * Status code returned by every fallible function; 0 is success. Codes are never
@@ -146,6 +175,24 @@ typedef struct kat_stats {
    */
   uint64_t reserved[9];
 } kat_stats;
+
+/**
+ * What an iterator covers. Each bound is set when its pointer is non-NULL; the
+ * iterator sees keys that start with `prefix`, are `>= start` and `< end`. A zeroed
+ * struct (or a NULL `opts`) means every key, ascending.
+ */
+typedef struct kat_iter_opts {
+  const uint8_t *prefix;
+  size_t prefix_len;
+  const uint8_t *start;
+  size_t start_len;
+  const uint8_t *end;
+  size_t end_len;
+  /**
+   * `KAT_ITER_REVERSE` or 0.
+   */
+  uint32_t flags;
+} kat_iter_opts;
 
 /**
  * When commits reach stable storage: one of the `KAT_SYNC_*` values.
@@ -319,6 +366,21 @@ kat_status kat_batch_put(struct kat_batch *b,
                          struct kat_error **err);
 
 /**
+ * Adds a put whose key expires `ttl_ms` (at least 1) milliseconds after the batch is
+ * written.
+ *
+ * # Safety
+ * As for `kat_batch_put`.
+ */
+kat_status kat_batch_put_ttl(struct kat_batch *b,
+                             const uint8_t *key,
+                             size_t key_len,
+                             const uint8_t *val,
+                             size_t val_len,
+                             uint64_t ttl_ms,
+                             struct kat_error **err);
+
+/**
  * Adds a delete (the key is copied).
  *
  * # Safety
@@ -417,6 +479,21 @@ kat_status kat_db_put(struct kat_db *db,
                       struct kat_error **err);
 
 /**
+ * Like `kat_db_put`, with the key expiring `ttl_ms` (at least 1) milliseconds from
+ * now: afterwards it is invisible to every read and its space is reclaimable.
+ *
+ * # Safety
+ * As for `kat_db_put`.
+ */
+kat_status kat_db_put_ttl(struct kat_db *db,
+                          const uint8_t *key,
+                          size_t key_len,
+                          const uint8_t *val,
+                          size_t val_len,
+                          uint64_t ttl_ms,
+                          struct kat_error **err);
+
+/**
  * Reads the value of `key` into `*out` (release with `kat_buf_free`). `KAT_NOT_FOUND`
  * if absent; an empty value is `KAT_OK` with `out->len == 0`. `*out` is written only on
  * `KAT_OK`.
@@ -494,6 +571,96 @@ kat_status kat_db_stats(struct kat_db *db,
                         struct kat_error **err);
 
 /**
+ * Creates an iterator over a snapshot of `db` taken now. Release with `kat_iter_free`.
+ *
+ * # Safety
+ * `db` NULL or live; `opts` NULL or valid; `out`, `err` NULL or writable.
+ */
+kat_status kat_iter_new(struct kat_db *db,
+                        const struct kat_iter_opts *opts,
+                        struct kat_iter **out,
+                        struct kat_error **err);
+
+/**
+ * Creates an iterator over `txn`'s view: its snapshot plus the writes it made before
+ * this call. It stays usable after the transaction ends. Release with `kat_iter_free`.
+ *
+ * # Safety
+ * `txn` NULL or live; `opts` NULL or valid; `out`, `err` NULL or writable.
+ */
+kat_status kat_txn_iter_new(struct kat_txn *txn,
+                            const struct kat_iter_opts *opts,
+                            struct kat_iter **out,
+                            struct kat_error **err);
+
+/**
+ * Moves to the next entry in iteration order and returns views of its key and value
+ * (valid until the next call on `it`). `KAT_NOT_FOUND` at the end. `val`/`val_len`
+ * may both be NULL to skip the value.
+ *
+ * # Safety
+ * `it` NULL or live; the view pointers NULL or writable; `err` NULL or writable.
+ */
+kat_status kat_iter_next(struct kat_iter *it,
+                         const uint8_t **key,
+                         size_t *key_len,
+                         const uint8_t **val,
+                         size_t *val_len,
+                         struct kat_error **err);
+
+/**
+ * Moves to the previous entry in iteration order; `KAT_NOT_FOUND` before the first.
+ * Views as for `kat_iter_next`.
+ *
+ * # Safety
+ * `it` NULL or live; the view pointers NULL or writable; `err` NULL or writable.
+ */
+kat_status kat_iter_prev(struct kat_iter *it,
+                         const uint8_t **key,
+                         size_t *key_len,
+                         const uint8_t **val,
+                         size_t *val_len,
+                         struct kat_error **err);
+
+/**
+ * Positions the iterator so the next `kat_iter_next` returns the first entry at or
+ * after `key` in iteration order (at or below `key` for a reverse iterator).
+ *
+ * # Safety
+ * `it` NULL or live; `key` readable for `key_len`; `err` NULL or writable.
+ */
+kat_status kat_iter_seek(struct kat_iter *it,
+                         const uint8_t *key,
+                         size_t key_len,
+                         struct kat_error **err);
+
+/**
+ * Moves forward over up to `max_items` entries (at least 1) and copies them into one
+ * owned buffer `*out` (release with `kat_buf_free`), stopping early once `max_bytes` of
+ * output is reached (at least one entry is always returned). `*count` receives the
+ * number of entries. Each entry is encoded as key length (u32, little-endian), value
+ * length (u32, little-endian), key bytes, value bytes. `KAT_NOT_FOUND` (and nothing
+ * written) when no entry is left. Lets bindings cross the boundary once per batch.
+ *
+ * # Safety
+ * `it` NULL or live; `out`, `count`, `err` NULL or writable.
+ */
+kat_status kat_iter_next_batch(struct kat_iter *it,
+                               size_t max_items,
+                               size_t max_bytes,
+                               struct kat_buf *out,
+                               size_t *count,
+                               struct kat_error **err);
+
+/**
+ * Releases the iterator and its snapshot. NULL is allowed.
+ *
+ * # Safety
+ * `it` NULL or a handle from `kat_iter_new`/`kat_txn_iter_new` not yet freed.
+ */
+void kat_iter_free(struct kat_iter *it);
+
+/**
  * Creates options holding the defaults (sync always, 128 MiB segments, create the
  * directory if missing, no salvage).
  *
@@ -551,6 +718,114 @@ kat_status kat_options_set_create_if_missing(struct kat_options *o,
  * `o` is NULL or options from `kat_options_new` not yet freed.
  */
 void kat_options_free(struct kat_options *o);
+
+/**
+ * Starts a transaction on `db` with `flags` (`KAT_TXN_READ_ONLY`,
+ * `KAT_TXN_SERIALIZABLE`, or 0 for read-write snapshot isolation). Release the handle
+ * with `kat_txn_free`, after `kat_txn_commit` or `kat_txn_abort` (free aborts an
+ * unfinished transaction).
+ *
+ * # Safety
+ * `db` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+kat_status kat_txn_begin(struct kat_db *db,
+                         uint32_t flags,
+                         struct kat_txn **out,
+                         struct kat_error **err);
+
+/**
+ * Reads `key` in the transaction's view into `*out` (release with `kat_buf_free`);
+ * `KAT_NOT_FOUND` if absent.
+ *
+ * # Safety
+ * `txn` NULL or live; `key` readable for `key_len`; `out`, `err` NULL or writable.
+ */
+kat_status kat_txn_get(struct kat_txn *txn,
+                       const uint8_t *key,
+                       size_t key_len,
+                       struct kat_buf *out,
+                       struct kat_error **err);
+
+/**
+ * Sets `*found` to whether `key` is present in the transaction's view.
+ *
+ * # Safety
+ * `txn` NULL or live; `key` readable for `key_len`; `found`, `err` NULL or writable.
+ */
+kat_status kat_txn_contains(struct kat_txn *txn,
+                            const uint8_t *key,
+                            size_t key_len,
+                            bool *found,
+                            struct kat_error **err);
+
+/**
+ * Sets `key` to `val` when the transaction commits (the bytes are copied now).
+ *
+ * # Safety
+ * `txn` NULL or live; `key`/`val` readable for their lengths; `err` NULL or writable.
+ */
+kat_status kat_txn_put(struct kat_txn *txn,
+                       const uint8_t *key,
+                       size_t key_len,
+                       const uint8_t *val,
+                       size_t val_len,
+                       struct kat_error **err);
+
+/**
+ * Like `kat_txn_put`, with the key expiring `ttl_ms` (at least 1) milliseconds after
+ * this call.
+ *
+ * # Safety
+ * `txn` NULL or live; `key`/`val` readable for their lengths; `err` NULL or writable.
+ */
+kat_status kat_txn_put_ttl(struct kat_txn *txn,
+                           const uint8_t *key,
+                           size_t key_len,
+                           const uint8_t *val,
+                           size_t val_len,
+                           uint64_t ttl_ms,
+                           struct kat_error **err);
+
+/**
+ * Removes `key` when the transaction commits.
+ *
+ * # Safety
+ * `txn` NULL or live; `key` readable for `key_len`; `err` NULL or writable.
+ */
+kat_status kat_txn_delete(struct kat_txn *txn,
+                          const uint8_t *key,
+                          size_t key_len,
+                          struct kat_error **err);
+
+/**
+ * Applies every write atomically (durably under `KAT_SYNC_ALWAYS`) and ends the
+ * transaction. `KAT_CONFLICT`: another commit after this transaction's snapshot wrote
+ * a key it writes (or, serializable, one it read); nothing was written. Any other
+ * failure also writes nothing. The transaction has ended either way.
+ *
+ * # Safety
+ * `txn` NULL or live; `err` NULL or writable.
+ */
+kat_status kat_txn_commit(struct kat_txn *txn,
+                          struct kat_error **err);
+
+/**
+ * Discards the transaction's writes and ends it. Aborting an ended transaction is
+ * `KAT_OK`.
+ *
+ * # Safety
+ * `txn` NULL or live; `err` NULL or writable.
+ */
+kat_status kat_txn_abort(struct kat_txn *txn,
+                         struct kat_error **err);
+
+/**
+ * Aborts the transaction if it is still open and frees the handle. NULL is allowed.
+ *
+ * # Safety
+ * `txn` NULL or a handle from `kat_txn_begin` not yet freed.
+ */
+void kat_txn_free(struct kat_txn *txn);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,6 +15,8 @@ pub mod codec;
 pub mod engine;
 mod error;
 pub mod ffi;
+mod iter;
+mod txn;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +32,8 @@ use engine::{Engine, EngineOptions};
 pub use engine::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use engine::{Stats, SyncMode};
 pub use error::{Error, Result, Status};
+pub use iter::{Iter, IterOptions};
+pub use txn::{Txn, TxnOptions};
 
 /// The default keyspace, where `put`/`get`/`delete` operate.
 pub const DEFAULT_KEYSPACE: u32 = 0;
@@ -49,6 +53,7 @@ impl Default for Options {
                 salvage: false,
                 create_if_missing: true,
                 vfs: Arc::new(StdFs),
+                clock: Arc::new(engine::now_ms),
             },
         }
     }
@@ -86,10 +91,21 @@ impl Options {
         self.inner.vfs = vfs;
         self
     }
+    /// Replace the clock used for expiry (milliseconds since the Unix epoch); for tests.
+    pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.inner.clock = Arc::new(clock);
+        self
+    }
     /// The configured sync mode.
     pub fn sync_mode(&self) -> SyncMode {
         self.inner.sync
     }
+}
+
+/// The expiry time `ttl` after `now` (at least 1 ms later).
+fn expiry(now: u64, ttl: Duration) -> u64 {
+    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    now.saturating_add(ms)
 }
 
 /// An ordered list of puts and deletes committed atomically by [`Db::write`].
@@ -103,6 +119,8 @@ struct BatchOp {
     kind: RecordKind,
     key: Vec<u8>,
     value: Vec<u8>,
+    /// Time to live, counted from the moment the batch is written.
+    ttl: Option<Duration>,
 }
 
 impl WriteBatch {
@@ -116,7 +134,16 @@ impl WriteBatch {
             kind: RecordKind::Put,
             key: key.to_vec(),
             value: value.to_vec(),
+            ttl: None,
         });
+        Ok(self)
+    }
+    /// Adds a put whose key expires `ttl` after the batch is written.
+    pub fn put_with_ttl(&mut self, key: &[u8], value: &[u8], ttl: Duration) -> Result<&mut Self> {
+        self.put(key, value)?;
+        if let Some(op) = self.ops.last_mut() {
+            op.ttl = Some(ttl);
+        }
         Ok(self)
     }
     /// Adds a delete; fails with [`Error::TooLarge`] (and adds nothing) over the limit.
@@ -126,6 +153,7 @@ impl WriteBatch {
             kind: RecordKind::Delete,
             key: key.to_vec(),
             value: Vec::new(),
+            ttl: None,
         });
         Ok(self)
     }
@@ -178,7 +206,7 @@ impl Db {
 
     /// Runs `f` on the engine unless the database is closed. Close waits for calls in
     /// flight.
-    fn with<T>(&self, f: impl FnOnce(&Engine) -> Result<T>) -> Result<T> {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Engine) -> Result<T>) -> Result<T> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
@@ -205,6 +233,46 @@ impl Db {
         }])
     }
 
+    /// Sets `key` to `value`, expiring `ttl` from now: afterwards the key is invisible to
+    /// every read and its space is reclaimable.
+    pub fn put_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
+        let expires_at = self.expiry_after(ttl)?;
+        self.write_ops(&[OpRef {
+            keyspace: DEFAULT_KEYSPACE,
+            kind: RecordKind::Put,
+            key,
+            value,
+            expires_at,
+        }])
+    }
+
+    /// The expiry time `ttl` from now on the engine clock.
+    pub(crate) fn expiry_after(&self, ttl: Duration) -> Result<u64> {
+        self.with(|e| Ok(expiry(e.now(), ttl)))
+    }
+
+    /// Starts a read-write snapshot transaction.
+    pub fn begin(&self) -> Result<Txn> {
+        Txn::begin(self, TxnOptions::default())
+    }
+
+    /// Starts a transaction with `opts`.
+    pub fn begin_with(&self, opts: TxnOptions) -> Result<Txn> {
+        Txn::begin(self, opts)
+    }
+
+    /// An iterator over a snapshot of the database taken now.
+    pub fn iter(&self, opts: &IterOptions) -> Result<Iter> {
+        let snap = self.with(|e| Ok(e.snapshot()))?;
+        Ok(Iter::new(
+            self.clone(),
+            DEFAULT_KEYSPACE,
+            snap,
+            opts,
+            Default::default(),
+        ))
+    }
+
     /// Removes `key`; removing an absent key is not an error.
     pub fn delete(&self, key: &[u8]) -> Result<()> {
         self.write_ops(&[OpRef {
@@ -223,6 +291,7 @@ impl Db {
 
     /// Commits every operation of `batch` atomically, in order.
     pub fn write(&self, batch: &WriteBatch) -> Result<()> {
+        let now = self.with(|e| Ok(e.now()))?;
         let ops: Vec<OpRef<'_>> = batch
             .ops
             .iter()
@@ -231,7 +300,7 @@ impl Db {
                 kind: o.kind,
                 key: &o.key,
                 value: &o.value,
-                expires_at: 0,
+                expires_at: o.ttl.map_or(0, |t| expiry(now, t)),
             })
             .collect();
         self.write_ops(&ops)

@@ -46,7 +46,12 @@ pub struct EngineOptions {
     pub salvage: bool,
     pub create_if_missing: bool,
     pub vfs: Arc<dyn Vfs>,
+    /// Milliseconds since the Unix epoch, for expiry; replaceable in tests.
+    pub clock: Clock,
 }
+
+/// A source of the current time in milliseconds since the Unix epoch.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// Smallest accepted segment size.
 pub const MIN_SEGMENT_SIZE: u64 = 1024;
@@ -298,7 +303,7 @@ impl Engine {
             let Some(v) = st.keydir.get_at(keyspace, key, snap) else {
                 return Ok(None);
             };
-            if v.expires_at != 0 && v.expires_at <= now_ms() {
+            if v.expires_at != 0 && v.expires_at <= (self.opts.clock)() {
                 return Ok(None);
             }
             let file = st.files.get(&v.entry.seg).cloned().ok_or_else(|| {
@@ -333,13 +338,53 @@ impl Engine {
         Ok(rec)
     }
 
+    /// Up to `limit` live entries of `range` in `keyspace` as of snapshot `snap`, in key
+    /// order (descending with `reverse`), values included.
+    pub fn scan(
+        &self,
+        keyspace: u32,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        snap: u64,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut found = Vec::new();
+        let files = {
+            let st = self.state.read();
+            let now = (self.opts.clock)();
+            st.keydir
+                .scan(keyspace, range, snap, reverse, limit, now, &mut found);
+            let mut files: Vec<(u32, Arc<dyn VFile>)> = Vec::new();
+            for (_, v) in &found {
+                if !files.iter().any(|(id, _)| *id == v.entry.seg) {
+                    let f = st.files.get(&v.entry.seg).cloned().ok_or_else(|| {
+                        Error::Internal(format!("index points at missing segment {}", v.entry.seg))
+                    })?;
+                    files.push((v.entry.seg, f));
+                }
+            }
+            files
+        };
+        let mut out = Vec::with_capacity(found.len());
+        for (key, v) in found {
+            let file = &files
+                .iter()
+                .find(|(id, _)| *id == v.entry.seg)
+                .expect("collected")
+                .1;
+            let value = self.read_value(keyspace, &key, &v.entry, file.as_ref())?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
     /// Whether `key` has a live (unexpired) value.
     pub fn contains(&self, keyspace: u32, key: &[u8]) -> Result<bool> {
         let st = self.state.read();
         Ok(st
             .keydir
             .get_at(keyspace, key, u64::MAX)
-            .is_some_and(|v| v.expires_at == 0 || v.expires_at > now_ms()))
+            .is_some_and(|v| v.expires_at == 0 || v.expires_at > (self.opts.clock)()))
     }
 
     /// Commits `ops` as one atomic batch and returns its sequence. Durable on return
@@ -580,6 +625,17 @@ impl Engine {
         let seq = self.visible_seq.load(Ordering::Acquire);
         *self.snapshots.lock().entry(seq).or_default() += 1;
         seq
+    }
+
+    /// Registers one more holder of snapshot `seq`, which must be registered already
+    /// (an iterator sharing its transaction's snapshot).
+    pub fn retain_snapshot(&self, seq: u64) {
+        *self.snapshots.lock().entry(seq).or_default() += 1;
+    }
+
+    /// The engine clock, in milliseconds since the Unix epoch.
+    pub fn now(&self) -> u64 {
+        (self.opts.clock)()
     }
 
     /// Releases a snapshot taken with [`Engine::snapshot`] and drops the versions only it

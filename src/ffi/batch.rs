@@ -59,6 +59,36 @@ pub unsafe extern "C" fn kat_batch_put(
     }
 }
 
+/// Adds a put whose key expires `ttl_ms` (at least 1) milliseconds after the batch is
+/// written.
+///
+/// # Safety
+/// As for `kat_batch_put`.
+#[no_mangle]
+pub unsafe extern "C" fn kat_batch_put_ttl(
+    b: *mut kat_batch,
+    key: *const u8,
+    key_len: usize,
+    val: *const u8,
+    val_len: usize,
+    ttl_ms: u64,
+    err: *mut *mut kat_error,
+) -> kat_status {
+    // SAFETY: per the contract.
+    unsafe {
+        boundary(err, || {
+            let b = handle_mut(b, "batch")?;
+            let ttl = super::ttl_from_ms(ttl_ms)?;
+            b.batch.put_with_ttl(
+                bytes(key, key_len, "key")?,
+                bytes(val, val_len, "value")?,
+                ttl,
+            )?;
+            Ok(())
+        })
+    }
+}
+
 /// Adds a delete (the key is copied).
 ///
 /// # Safety

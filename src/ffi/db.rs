@@ -137,6 +137,35 @@ pub unsafe extern "C" fn kat_db_put(
     }
 }
 
+/// Like `kat_db_put`, with the key expiring `ttl_ms` (at least 1) milliseconds from
+/// now: afterwards it is invisible to every read and its space is reclaimable.
+///
+/// # Safety
+/// As for `kat_db_put`.
+#[no_mangle]
+pub unsafe extern "C" fn kat_db_put_ttl(
+    db: *mut kat_db,
+    key: *const u8,
+    key_len: usize,
+    val: *const u8,
+    val_len: usize,
+    ttl_ms: u64,
+    err: *mut *mut kat_error,
+) -> kat_status {
+    // SAFETY: per the contract.
+    unsafe {
+        boundary(err, || {
+            let db = db_ref(db)?;
+            let ttl = super::ttl_from_ms(ttl_ms)?;
+            db.put_with_ttl(
+                bytes(key, key_len, "key")?,
+                bytes(val, val_len, "value")?,
+                ttl,
+            )
+        })
+    }
+}
+
 /// Reads the value of `key` into `*out` (release with `kat_buf_free`). `KAT_NOT_FOUND`
 /// if absent; an empty value is `KAT_OK` with `out->len == 0`. `*out` is written only on
 /// `KAT_OK`.

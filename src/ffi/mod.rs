@@ -6,11 +6,15 @@
 
 mod batch;
 mod db;
+mod iter;
 mod options;
+mod txn;
 
 pub use batch::*;
 pub use db::*;
+pub use iter::*;
 pub use options::*;
+pub use txn::*;
 
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};

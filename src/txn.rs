@@ -1,0 +1,257 @@
+//! Snapshot-isolated transactions (optionally serializable).
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, RangeBounds};
+use std::time::Duration;
+
+use crate::engine::format::{OpRef, RecordKind};
+use crate::engine::{self, KeyRange, Validation};
+use crate::iter::{Iter, IterOptions};
+use crate::{Db, Error, Result, DEFAULT_KEYSPACE};
+
+/// How a transaction behaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxnOptions {
+    /// Reads only; writes fail with [`Error::ReadOnly`]. Never conflicts.
+    pub read_only: bool,
+    /// Also fail the commit when a key (or range) this transaction read was written by
+    /// another commit after its snapshot, which rules out write skew.
+    pub serializable: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Pending {
+    Put { value: Vec<u8>, expires_at: u64 },
+    Delete,
+}
+
+/// A transaction: reads see the snapshot taken at begin plus the transaction's own
+/// writes; [`Txn::commit`] applies all writes atomically or, if another transaction
+/// committed a write to the same key after the snapshot, fails with
+/// [`Error::Conflict`] and writes nothing (first committer wins). Dropping it aborts.
+pub struct Txn {
+    db: Db,
+    snapshot: u64,
+    opts: TxnOptions,
+    writes: BTreeMap<(u32, Vec<u8>), Pending>,
+    reads: Vec<(u32, Vec<u8>)>,
+    ranges: Vec<KeyRange>,
+    /// The snapshot is still registered (not yet committed or aborted).
+    active: bool,
+}
+
+impl Txn {
+    pub(crate) fn begin(db: &Db, opts: TxnOptions) -> Result<Txn> {
+        let snapshot = db.with(|e| Ok(e.snapshot()))?;
+        Ok(Txn {
+            db: db.clone(),
+            snapshot,
+            opts,
+            writes: BTreeMap::new(),
+            reads: Vec::new(),
+            ranges: Vec::new(),
+            active: true,
+        })
+    }
+
+    fn check_active(&self) -> Result<()> {
+        if self.active {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument("transaction already ended".into()))
+        }
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_active()?;
+        if self.opts.read_only {
+            Err(Error::ReadOnly)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The commit sequence this transaction reads at.
+    pub fn snapshot_seq(&self) -> u64 {
+        self.snapshot
+    }
+
+    /// The value of `key` in this transaction's view.
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_in(DEFAULT_KEYSPACE, key)
+    }
+
+    pub(crate) fn get_in(&mut self, keyspace: u32, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_active()?;
+        if let Some(p) = self.writes.get(&(keyspace, key.to_vec())) {
+            return Ok(match p {
+                Pending::Put { value, expires_at } => {
+                    let now = self.db.with(|e| Ok(e.now()))?;
+                    (*expires_at == 0 || *expires_at > now).then(|| value.clone())
+                }
+                Pending::Delete => None,
+            });
+        }
+        if self.opts.serializable {
+            self.reads.push((keyspace, key.to_vec()));
+        }
+        let snap = self.snapshot;
+        self.db.with(|e| e.get_at(keyspace, key, snap))
+    }
+
+    /// Whether `key` is present in this transaction's view.
+    pub fn contains(&mut self, key: &[u8]) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Sets `key` to `value` when the transaction commits.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put_in(DEFAULT_KEYSPACE, key, value, 0)
+    }
+
+    /// Sets `key` to `value`, expiring `ttl` after this call.
+    pub fn put_with_ttl(&mut self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
+        let at = self.db.expiry_after(ttl)?;
+        self.put_in(DEFAULT_KEYSPACE, key, value, at)
+    }
+
+    pub(crate) fn put_in(
+        &mut self,
+        keyspace: u32,
+        key: &[u8],
+        value: &[u8],
+        expires_at: u64,
+    ) -> Result<()> {
+        self.check_writable()?;
+        engine::check_limits(key, value)?;
+        self.writes.insert(
+            (keyspace, key.to_vec()),
+            Pending::Put {
+                value: value.to_vec(),
+                expires_at,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes `key` when the transaction commits.
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.delete_in(DEFAULT_KEYSPACE, key)
+    }
+
+    pub(crate) fn delete_in(&mut self, keyspace: u32, key: &[u8]) -> Result<()> {
+        self.check_writable()?;
+        engine::check_limits(key, &[])?;
+        self.writes
+            .insert((keyspace, key.to_vec()), Pending::Delete);
+        Ok(())
+    }
+
+    /// An iterator over this transaction's view (its snapshot plus its writes so far).
+    pub fn iter(&mut self, opts: &IterOptions) -> Result<Iter> {
+        self.iter_in(DEFAULT_KEYSPACE, opts)
+    }
+
+    pub(crate) fn iter_in(&mut self, keyspace: u32, opts: &IterOptions) -> Result<Iter> {
+        self.check_active()?;
+        let (lo, hi) = opts.bounds();
+        if self.opts.serializable {
+            self.ranges.push((keyspace, lo.clone(), hi.clone()));
+        }
+        let overlay = self
+            .writes
+            .range((keyspace, Vec::new())..)
+            .take_while(|((ks, _), _)| *ks == keyspace)
+            .filter(|((_, k), _)| in_bounds(k, &lo, &hi))
+            .map(|((_, k), p)| {
+                let v = match p {
+                    Pending::Put { value, .. } => Some(value.clone()),
+                    Pending::Delete => None,
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let snap = self.snapshot;
+        self.db.with(|e| {
+            e.retain_snapshot(snap);
+            Ok(())
+        })?;
+        Ok(Iter::new(self.db.clone(), keyspace, snap, opts, overlay))
+    }
+
+    /// Number of distinct keys written so far.
+    pub fn write_count(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Applies every write atomically and returns the commit sequence (the snapshot for
+    /// a transaction that wrote nothing). [`Error::Conflict`] means nothing was written.
+    pub fn commit(mut self) -> Result<u64> {
+        self.commit_inner()
+    }
+
+    pub(crate) fn commit_inner(&mut self) -> Result<u64> {
+        self.check_active()?;
+        self.active = false;
+        if self.writes.is_empty() {
+            let snap = self.snapshot;
+            return self.db.with(|e| {
+                e.release_snapshot(snap);
+                Ok(snap)
+            });
+        }
+        let ops: Vec<OpRef<'_>> = self
+            .writes
+            .iter()
+            .map(|((ks, key), p)| match p {
+                Pending::Put { value, expires_at } => OpRef {
+                    keyspace: *ks,
+                    kind: RecordKind::Put,
+                    key,
+                    value,
+                    expires_at: *expires_at,
+                },
+                Pending::Delete => OpRef {
+                    keyspace: *ks,
+                    kind: RecordKind::Delete,
+                    key,
+                    value: &[],
+                    expires_at: 0,
+                },
+            })
+            .collect();
+        let check = Validation {
+            snapshot: self.snapshot,
+            reads: &self.reads,
+            ranges: &self.ranges,
+        };
+        self.db.with(|e| e.commit(&ops, Some(&check)))
+    }
+
+    /// Discards every write and ends the transaction.
+    pub fn abort(mut self) {
+        self.abort_inner();
+    }
+
+    pub(crate) fn abort_inner(&mut self) {
+        if self.active {
+            self.active = false;
+            let snap = self.snapshot;
+            let _ = self.db.with(|e| {
+                e.release_snapshot(snap);
+                Ok(())
+            });
+        }
+        self.writes.clear();
+    }
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        self.abort_inner();
+    }
+}
+
+fn in_bounds(key: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    (lo.as_ref().map(|v| &v[..]), hi.as_ref().map(|v| &v[..])).contains(key)
+}
