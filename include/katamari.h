@@ -106,6 +106,13 @@ typedef struct kat_error kat_error;
 typedef struct kat_iter kat_iter;
 
 /**
+ * A named keyspace of a database: keys in different keyspaces never collide. Safe to
+ * use from many threads at once. After `kat_keyspace_drop` of its name, its calls
+ * return `KAT_INVALID_ARGUMENT`; after `kat_db_close`, `KAT_CLOSED`.
+ */
+typedef struct kat_keyspace kat_keyspace;
+
+/**
  * Settings for `kat_db_open`. Create with `kat_options_new`, release with
  * `kat_options_free`; may be freed right after `kat_db_open` returns.
  */
@@ -659,6 +666,202 @@ kat_status kat_iter_next_batch(struct kat_iter *it,
  * `it` NULL or a handle from `kat_iter_new`/`kat_txn_iter_new` not yet freed.
  */
 void kat_iter_free(struct kat_iter *it);
+
+/**
+ * Opens keyspace `name` (1 to 255 bytes; a leading NUL byte is reserved), creating it
+ * if missing. Release the handle with `kat_keyspace_free`.
+ *
+ * # Safety
+ * `db` NULL or live; `name` readable for `name_len`; `out`, `err` NULL or writable.
+ */
+kat_status kat_keyspace_open(struct kat_db *db,
+                             const uint8_t *name,
+                             size_t name_len,
+                             struct kat_keyspace **out,
+                             struct kat_error **err);
+
+/**
+ * Drops keyspace `name` and every key in it. `KAT_NOT_FOUND` if it does not exist.
+ *
+ * # Safety
+ * `db` NULL or live; `name` readable for `name_len`; `err` NULL or writable.
+ */
+kat_status kat_keyspace_drop(struct kat_db *db,
+                             const uint8_t *name,
+                             size_t name_len,
+                             struct kat_error **err);
+
+/**
+ * Lists the keyspace names, sorted, into `*out` (release with `kat_buf_free`) as
+ * repeated (u32 little-endian length, name bytes); `*count` receives how many.
+ *
+ * # Safety
+ * `db` NULL or live; `out`, `count`, `err` NULL or writable.
+ */
+kat_status kat_keyspace_list(struct kat_db *db,
+                             struct kat_buf *out,
+                             size_t *count,
+                             struct kat_error **err);
+
+/**
+ * Releases a keyspace handle (the keyspace itself stays). NULL is allowed.
+ *
+ * # Safety
+ * `ks` NULL or a handle from `kat_keyspace_open` not yet freed.
+ */
+void kat_keyspace_free(struct kat_keyspace *ks);
+
+/**
+ * `kat_db_put` in keyspace `ks`.
+ *
+ * # Safety
+ * `ks` NULL or live; `key`/`val` readable for their lengths; `err` NULL or writable.
+ */
+kat_status kat_keyspace_put(struct kat_keyspace *ks,
+                            const uint8_t *key,
+                            size_t key_len,
+                            const uint8_t *val,
+                            size_t val_len,
+                            struct kat_error **err);
+
+/**
+ * `kat_db_put_ttl` in keyspace `ks`.
+ *
+ * # Safety
+ * As for `kat_keyspace_put`.
+ */
+kat_status kat_keyspace_put_ttl(struct kat_keyspace *ks,
+                                const uint8_t *key,
+                                size_t key_len,
+                                const uint8_t *val,
+                                size_t val_len,
+                                uint64_t ttl_ms,
+                                struct kat_error **err);
+
+/**
+ * `kat_db_get` in keyspace `ks`.
+ *
+ * # Safety
+ * `ks` NULL or live; `key` readable for `key_len`; `out`, `err` NULL or writable.
+ */
+kat_status kat_keyspace_get(struct kat_keyspace *ks,
+                            const uint8_t *key,
+                            size_t key_len,
+                            struct kat_buf *out,
+                            struct kat_error **err);
+
+/**
+ * `kat_db_delete` in keyspace `ks`.
+ *
+ * # Safety
+ * `ks` NULL or live; `key` readable for `key_len`; `err` NULL or writable.
+ */
+kat_status kat_keyspace_delete(struct kat_keyspace *ks,
+                               const uint8_t *key,
+                               size_t key_len,
+                               struct kat_error **err);
+
+/**
+ * `kat_db_contains` in keyspace `ks`.
+ *
+ * # Safety
+ * `ks` NULL or live; `key` readable for `key_len`; `found`, `err` NULL or writable.
+ */
+kat_status kat_keyspace_contains(struct kat_keyspace *ks,
+                                 const uint8_t *key,
+                                 size_t key_len,
+                                 bool *found,
+                                 struct kat_error **err);
+
+/**
+ * `kat_iter_new` over keyspace `ks`.
+ *
+ * # Safety
+ * `ks` NULL or live; `opts` NULL or valid; `out`, `err` NULL or writable.
+ */
+kat_status kat_keyspace_iter_new(struct kat_keyspace *ks,
+                                 const struct kat_iter_opts *opts,
+                                 struct kat_iter **out,
+                                 struct kat_error **err);
+
+/**
+ * `kat_txn_get` in keyspace `ks`.
+ *
+ * # Safety
+ * `txn`, `ks` NULL or live; `key` readable for `key_len`; `out`, `err` NULL or writable.
+ */
+kat_status kat_txn_get_in(struct kat_txn *txn,
+                          const struct kat_keyspace *ks,
+                          const uint8_t *key,
+                          size_t key_len,
+                          struct kat_buf *out,
+                          struct kat_error **err);
+
+/**
+ * `kat_txn_put` in keyspace `ks`.
+ *
+ * # Safety
+ * `txn`, `ks` NULL or live; `key`/`val` readable for their lengths; `err` NULL or
+ * writable.
+ */
+kat_status kat_txn_put_in(struct kat_txn *txn,
+                          const struct kat_keyspace *ks,
+                          const uint8_t *key,
+                          size_t key_len,
+                          const uint8_t *val,
+                          size_t val_len,
+                          struct kat_error **err);
+
+/**
+ * `kat_txn_delete` in keyspace `ks`.
+ *
+ * # Safety
+ * `txn`, `ks` NULL or live; `key` readable for `key_len`; `err` NULL or writable.
+ */
+kat_status kat_txn_delete_in(struct kat_txn *txn,
+                             const struct kat_keyspace *ks,
+                             const uint8_t *key,
+                             size_t key_len,
+                             struct kat_error **err);
+
+/**
+ * `kat_txn_iter_new` over keyspace `ks`.
+ *
+ * # Safety
+ * `txn`, `ks` NULL or live; `opts` NULL or valid; `out`, `err` NULL or writable.
+ */
+kat_status kat_txn_iter_new_in(struct kat_txn *txn,
+                               const struct kat_keyspace *ks,
+                               const struct kat_iter_opts *opts,
+                               struct kat_iter **out,
+                               struct kat_error **err);
+
+/**
+ * `kat_batch_put` into keyspace `ks`.
+ *
+ * # Safety
+ * `b`, `ks` NULL or live; `key`/`val` readable for their lengths; `err` NULL or
+ * writable.
+ */
+kat_status kat_batch_put_in(struct kat_batch *b,
+                            const struct kat_keyspace *ks,
+                            const uint8_t *key,
+                            size_t key_len,
+                            const uint8_t *val,
+                            size_t val_len,
+                            struct kat_error **err);
+
+/**
+ * `kat_batch_delete` in keyspace `ks`.
+ *
+ * # Safety
+ * `b`, `ks` NULL or live; `key` readable for `key_len`; `err` NULL or writable.
+ */
+kat_status kat_batch_delete_in(struct kat_batch *b,
+                               const struct kat_keyspace *ks,
+                               const uint8_t *key,
+                               size_t key_len,
+                               struct kat_error **err);
 
 /**
  * Creates options holding the defaults (sync always, 128 MiB segments, create the

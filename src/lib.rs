@@ -16,6 +16,7 @@ pub mod engine;
 mod error;
 pub mod ffi;
 mod iter;
+mod keyspace;
 mod txn;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ pub use engine::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use engine::{Stats, SyncMode};
 pub use error::{Error, Result, Status};
 pub use iter::{Iter, IterOptions};
+pub use keyspace::Keyspace;
 pub use txn::{Txn, TxnOptions};
 
 /// The default keyspace, where `put`/`get`/`delete` operate.
@@ -116,6 +118,7 @@ pub struct WriteBatch {
 
 #[derive(Clone, Debug)]
 struct BatchOp {
+    keyspace: u32,
     kind: RecordKind,
     key: Vec<u8>,
     value: Vec<u8>,
@@ -131,6 +134,7 @@ impl WriteBatch {
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<&mut Self> {
         engine::check_limits(key, value)?;
         self.ops.push(BatchOp {
+            keyspace: DEFAULT_KEYSPACE,
             kind: RecordKind::Put,
             key: key.to_vec(),
             value: value.to_vec(),
@@ -150,12 +154,30 @@ impl WriteBatch {
     pub fn delete(&mut self, key: &[u8]) -> Result<&mut Self> {
         engine::check_limits(key, &[])?;
         self.ops.push(BatchOp {
+            keyspace: DEFAULT_KEYSPACE,
             kind: RecordKind::Delete,
             key: key.to_vec(),
             value: Vec::new(),
             ttl: None,
         });
         Ok(self)
+    }
+    /// Adds a put to keyspace `ks`.
+    pub fn put_in(&mut self, ks: &Keyspace, key: &[u8], value: &[u8]) -> Result<&mut Self> {
+        self.put(key, value)?;
+        self.retarget_last(ks);
+        Ok(self)
+    }
+    /// Adds a delete to keyspace `ks`.
+    pub fn delete_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<&mut Self> {
+        self.delete(key)?;
+        self.retarget_last(ks);
+        Ok(self)
+    }
+    fn retarget_last(&mut self, ks: &Keyspace) {
+        if let Some(op) = self.ops.last_mut() {
+            op.keyspace = ks.id;
+        }
     }
     /// Number of operations.
     pub fn len(&self) -> usize {
@@ -296,7 +318,7 @@ impl Db {
             .ops
             .iter()
             .map(|o| OpRef {
-                keyspace: DEFAULT_KEYSPACE,
+                keyspace: o.keyspace,
                 kind: o.kind,
                 key: &o.key,
                 value: &o.value,

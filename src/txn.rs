@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::engine::format::{OpRef, RecordKind};
 use crate::engine::{self, KeyRange, Validation};
 use crate::iter::{Iter, IterOptions};
-use crate::{Db, Error, Result, DEFAULT_KEYSPACE};
+use crate::{Db, Error, Keyspace, Result, DEFAULT_KEYSPACE};
 
 /// How a transaction behaves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -78,10 +78,10 @@ impl Txn {
 
     /// The value of `key` in this transaction's view.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.get_in(DEFAULT_KEYSPACE, key)
+        self.get_ks(DEFAULT_KEYSPACE, key)
     }
 
-    pub(crate) fn get_in(&mut self, keyspace: u32, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn get_ks(&mut self, keyspace: u32, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.check_active()?;
         if let Some(p) = self.writes.get(&(keyspace, key.to_vec())) {
             return Ok(match p {
@@ -106,16 +106,16 @@ impl Txn {
 
     /// Sets `key` to `value` when the transaction commits.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.put_in(DEFAULT_KEYSPACE, key, value, 0)
+        self.put_ks(DEFAULT_KEYSPACE, key, value, 0)
     }
 
     /// Sets `key` to `value`, expiring `ttl` after this call.
     pub fn put_with_ttl(&mut self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
         let at = self.db.expiry_after(ttl)?;
-        self.put_in(DEFAULT_KEYSPACE, key, value, at)
+        self.put_ks(DEFAULT_KEYSPACE, key, value, at)
     }
 
-    pub(crate) fn put_in(
+    pub(crate) fn put_ks(
         &mut self,
         keyspace: u32,
         key: &[u8],
@@ -136,10 +136,10 @@ impl Txn {
 
     /// Removes `key` when the transaction commits.
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
-        self.delete_in(DEFAULT_KEYSPACE, key)
+        self.delete_ks(DEFAULT_KEYSPACE, key)
     }
 
-    pub(crate) fn delete_in(&mut self, keyspace: u32, key: &[u8]) -> Result<()> {
+    pub(crate) fn delete_ks(&mut self, keyspace: u32, key: &[u8]) -> Result<()> {
         self.check_writable()?;
         engine::check_limits(key, &[])?;
         self.writes
@@ -149,10 +149,10 @@ impl Txn {
 
     /// An iterator over this transaction's view (its snapshot plus its writes so far).
     pub fn iter(&mut self, opts: &IterOptions) -> Result<Iter> {
-        self.iter_in(DEFAULT_KEYSPACE, opts)
+        self.iter_ks(DEFAULT_KEYSPACE, opts)
     }
 
-    pub(crate) fn iter_in(&mut self, keyspace: u32, opts: &IterOptions) -> Result<Iter> {
+    pub(crate) fn iter_ks(&mut self, keyspace: u32, opts: &IterOptions) -> Result<Iter> {
         self.check_active()?;
         let (lo, hi) = opts.bounds();
         if self.opts.serializable {
@@ -177,6 +177,34 @@ impl Txn {
             Ok(())
         })?;
         Ok(Iter::new(self.db.clone(), keyspace, snap, opts, overlay))
+    }
+
+    /// [`Txn::get`] in keyspace `ks`.
+    pub fn get_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_ks(ks.id, key)
+    }
+    /// [`Txn::put`] in keyspace `ks`.
+    pub fn put_in(&mut self, ks: &Keyspace, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put_ks(ks.id, key, value, 0)
+    }
+    /// [`Txn::put_with_ttl`] in keyspace `ks`.
+    pub fn put_with_ttl_in(
+        &mut self,
+        ks: &Keyspace,
+        key: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<()> {
+        let at = self.db.expiry_after(ttl)?;
+        self.put_ks(ks.id, key, value, at)
+    }
+    /// [`Txn::delete`] in keyspace `ks`.
+    pub fn delete_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<()> {
+        self.delete_ks(ks.id, key)
+    }
+    /// [`Txn::iter`] over keyspace `ks`.
+    pub fn iter_in(&mut self, ks: &Keyspace, opts: &IterOptions) -> Result<Iter> {
+        self.iter_ks(ks.id, opts)
     }
 
     /// Number of distinct keys written so far.

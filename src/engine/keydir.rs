@@ -430,9 +430,23 @@ impl Keydir {
         self.retained
     }
 
+    /// Forgets keyspace `id` entirely (it was dropped).
+    pub fn drop_space(&mut self, id: u32) {
+        if let Some(space) = self.spaces.remove(&id) {
+            for (k, e) in &space.tree {
+                if !e.is_tombstone() {
+                    sub_live(&mut self.seg_live, e.seg, e.record_len(k.as_bytes().len()));
+                }
+            }
+        }
+    }
+
     /// Keys whose newest version is a value (expired keys included until reclaimed).
     pub fn live_keys(&self) -> u64 {
-        self.spaces.values().map(|s| s.live_keys).sum()
+        self.spaces
+            .range(..super::catalog::FIRST_RESERVED_ID)
+            .map(|(_, s)| s.live_keys)
+            .sum()
     }
 
     /// Bytes of live records across all segments.

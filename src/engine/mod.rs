@@ -1,6 +1,7 @@
 //! The log-structured engine: segments on disk, the keydir in memory, atomic batch
 //! commits with group commit, and recovery. Pure Rust; knows nothing of C.
 
+pub mod catalog;
 pub mod format;
 pub mod keydir;
 pub mod recovery;
@@ -20,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::error::{Error, Result};
+use catalog::{Catalog, CATALOG_KEYSPACE};
 use format::{encode_batch, verify_record, OpRef, RecordKind, MAX_KEY_LEN, MAX_VALUE_LEN};
 use keydir::{Entry, Keydir, OpenSnapshots};
 use recovery::Repair;
@@ -118,6 +120,9 @@ pub struct Engine {
     /// between), so validation sees them.
     inflight: Mutex<BTreeMap<u64, Vec<KeyRef>>>,
     failed: AtomicBool,
+    catalog: RwLock<Catalog>,
+    /// Serializes keyspace creation and removal.
+    catalog_change: Mutex<()>,
     lock: Mutex<Option<Box<dyn LockGuard>>>,
     syncer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
 }
@@ -270,10 +275,13 @@ impl Engine {
             snapshots: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(BTreeMap::new()),
             failed: AtomicBool::new(false),
+            catalog: RwLock::new(Catalog::default()),
+            catalog_change: Mutex::new(()),
             lock: Mutex::new(Some(lock)),
             syncer: Mutex::new(None),
             opts,
         });
+        engine.load_catalog()?;
         if let SyncMode::Interval(every) = engine.opts.sync {
             let (tx, rx) = mpsc::channel::<()>();
             let weak = Arc::downgrade(&engine);
@@ -415,10 +423,13 @@ impl Engine {
             return Err(e);
         }
         let mut w = self.writer.lock();
-        let checked = self.check_writable().and_then(|_| match check {
-            Some(v) if self.conflicts(ops, v) => Err(Error::Conflict),
-            _ => Ok(()),
-        });
+        let checked = self
+            .check_writable()
+            .and_then(|_| self.check_keyspaces(ops))
+            .and_then(|_| match check {
+                Some(v) if self.conflicts(ops, v) => Err(Error::Conflict),
+                _ => Ok(()),
+            });
         // The committing transaction reads no more: its snapshot must not make the
         // versions it replaces look needed.
         release(self);
@@ -489,6 +500,84 @@ impl Engine {
         cs.applied_seq = seq;
         self.commit_cv.notify_all();
         Ok(seq)
+    }
+
+    fn check_keyspaces(&self, ops: &[OpRef<'_>]) -> Result<()> {
+        let mut last = 0;
+        for op in ops {
+            if op.keyspace != last && op.keyspace != 0 {
+                if !self.catalog.read().is_live(op.keyspace) {
+                    return Err(Error::InvalidArgument("the keyspace was dropped".into()));
+                }
+                last = op.keyspace;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the keyspace catalog after recovery and forgets dropped keyspaces.
+    fn load_catalog(&self) -> Result<()> {
+        let all = (Bound::Unbounded, Bound::Unbounded);
+        let entries = self.scan(CATALOG_KEYSPACE, all, u64::MAX, false, usize::MAX)?;
+        let catalog = Catalog::load(entries)?;
+        {
+            let mut st = self.state.write();
+            for id in catalog.dropped() {
+                st.keydir.drop_space(id);
+            }
+        }
+        *self.catalog.write() = catalog;
+        Ok(())
+    }
+
+    /// The id of keyspace `name`, creating it if `create` and missing.
+    pub fn keyspace(&self, name: &[u8], create: bool) -> Result<Option<u32>> {
+        catalog::check_name(name)?;
+        if let Some(id) = self.catalog.read().id(name) {
+            return Ok(Some(id));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let _change = self.catalog_change.lock();
+        if let Some(id) = self.catalog.read().id(name) {
+            return Ok(Some(id));
+        }
+        let (id, bufs) = self.catalog.read().plan_create(name)?;
+        self.write(&catalog::create_ops(&bufs))?;
+        self.catalog.write().created(name, id);
+        Ok(Some(id))
+    }
+
+    /// Drops keyspace `name` and everything in it; `Error::NotFound` if it does not exist.
+    pub fn drop_keyspace(&self, name: &[u8]) -> Result<()> {
+        catalog::check_name(name)?;
+        let _change = self.catalog_change.lock();
+        let id = self.catalog.read().id(name).ok_or(Error::NotFound)?;
+        // Refuse new writes to it first; commits already past the check are earlier in
+        // the log and are purged below with the rest.
+        self.catalog.write().dropped_now(name, id);
+        let keys = Catalog::plan_drop(name, id);
+        if let Err(e) = self.write(&catalog::drop_ops(&keys)) {
+            self.catalog.write().undrop(name, id);
+            return Err(e);
+        }
+        self.state.write().keydir.drop_space(id);
+        Ok(())
+    }
+
+    /// Names of the existing keyspaces, sorted.
+    pub fn keyspace_names(&self) -> Vec<Vec<u8>> {
+        self.catalog.read().names().map(<[u8]>::to_vec).collect()
+    }
+
+    /// Fails unless keyspace `id` exists.
+    pub fn check_keyspace(&self, id: u32) -> Result<()> {
+        if self.catalog.read().is_live(id) {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument("the keyspace was dropped".into()))
+        }
     }
 
     /// Whether a commit after `v.snapshot` wrote a key that `ops` writes or `v` read.

@@ -9,7 +9,7 @@ use crate::WriteBatch;
 /// An ordered list of operations applied all-or-nothing by `kat_db_write`. Not tied to a
 /// database; reusable after `kat_batch_clear`. Must not be used by two threads at once.
 pub struct kat_batch {
-    batch: WriteBatch,
+    pub(crate) batch: WriteBatch,
 }
 
 /// Creates an empty batch; release with `kat_batch_free`.

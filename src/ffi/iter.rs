@@ -28,13 +28,13 @@ pub struct kat_iter_opts {
 /// Key and value views it returns stay valid until the next call on the iterator. May
 /// move between threads; must not be used by two threads at once.
 pub struct kat_iter {
-    it: Iter,
+    pub(crate) it: Iter,
 }
 
 /// # Safety
 /// `opts` is NULL or points at a valid `kat_iter_opts` whose set pointers are readable
 /// for their lengths.
-unsafe fn iter_options(opts: *const kat_iter_opts) -> Result<IterOptions, Error> {
+pub(crate) unsafe fn iter_options(opts: *const kat_iter_opts) -> Result<IterOptions, Error> {
     // SAFETY: per the caller.
     let Some(o) = (unsafe { opts.as_ref() }) else {
         return Ok(IterOptions::default());

@@ -7,12 +7,14 @@
 mod batch;
 mod db;
 mod iter;
+mod keyspace;
 mod options;
 mod txn;
 
 pub use batch::*;
 pub use db::*;
 pub use iter::*;
+pub use keyspace::*;
 pub use options::*;
 pub use txn::*;
 
