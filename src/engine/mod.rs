@@ -25,7 +25,7 @@ use catalog::{Catalog, CATALOG_KEYSPACE};
 use format::{encode_batch, verify_record, OpRef, RecordKind, MAX_KEY_LEN, MAX_VALUE_LEN};
 use keydir::{Entry, Keydir, OpenSnapshots};
 use recovery::Repair;
-use vfs::{LockGuard, VFile, Vfs};
+use vfs::{LockGuard, Mapping, VFile, Vfs};
 
 /// When commits reach stable storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,9 +92,23 @@ struct Writer {
     offsets: Vec<u64>,
 }
 
+/// A segment as readers see it: the file, and a memory view where the platform gives
+/// one (reads inside the view are copies from memory instead of system calls).
+pub(crate) struct SegFile {
+    file: Arc<dyn VFile>,
+    map: Option<Arc<dyn Mapping>>,
+}
+
+impl SegFile {
+    fn new(file: Arc<dyn VFile>, map_len: u64) -> Arc<SegFile> {
+        let map = file.map(map_len);
+        Arc::new(SegFile { file, map })
+    }
+}
+
 struct State {
     keydir: Keydir,
-    files: BTreeMap<u32, Arc<dyn VFile>>,
+    files: BTreeMap<u32, Arc<SegFile>>,
     /// Lengths of sealed segments.
     sealed_len: BTreeMap<u32, u64>,
 }
@@ -248,7 +262,18 @@ impl Engine {
         };
         let mut sealed_len = recovery::sizes(&segments);
         sealed_len.remove(&seg);
-        let files = segments.into_iter().map(|(id, f, _)| (id, f)).collect();
+        let segment_size = opts.segment_size;
+        let files = segments
+            .into_iter()
+            .map(|(id, f, len)| {
+                let map_len = if id == seg {
+                    len.max(segment_size)
+                } else {
+                    len
+                };
+                (id, SegFile::new(f, map_len))
+            })
+            .collect();
 
         let engine = Arc::new(Engine {
             dir: dir.to_path_buf(),
@@ -323,25 +348,31 @@ impl Engine {
             .map(Some)
     }
 
-    fn read_value(
-        &self,
-        keyspace: u32,
-        key: &[u8],
-        e: &Entry,
-        file: &dyn VFile,
-    ) -> Result<Vec<u8>> {
+    fn read_value(&self, keyspace: u32, key: &[u8], e: &Entry, seg: &SegFile) -> Result<Vec<u8>> {
         let len = e.record_len(key.len());
-        let mut rec = vec![0u8; len as usize];
-        file.read_exact_at(&mut rec, e.offset()).map_err(|err| {
-            if err.kind() == io::ErrorKind::UnexpectedEof {
-                Error::Corruption(format!("segment {} ends inside a record", e.seg))
-            } else {
-                Error::io(format!("reading segment {}", e.seg), err)
-            }
-        })?;
-        verify_record(&rec, keyspace, key).map_err(|why| {
+        let corrupt = |why: String| {
             Error::Corruption(format!("segment {} at byte {}: {why}", e.seg, e.offset()))
-        })?;
+        };
+        if let Some(map) = &seg.map {
+            let range = usize::try_from(e.offset())
+                .ok()
+                .and_then(|start| Some(start..start.checked_add(usize::try_from(len).ok()?)?));
+            if let Some(rec) = range.and_then(|r| map.bytes().get(r)) {
+                verify_record(rec, keyspace, key).map_err(corrupt)?;
+                return Ok(rec[format::RECORD_HEADER_LEN + key.len()..].to_vec());
+            }
+        }
+        let mut rec = vec![0u8; len as usize];
+        seg.file
+            .read_exact_at(&mut rec, e.offset())
+            .map_err(|err| {
+                if err.kind() == io::ErrorKind::UnexpectedEof {
+                    Error::Corruption(format!("segment {} ends inside a record", e.seg))
+                } else {
+                    Error::io(format!("reading segment {}", e.seg), err)
+                }
+            })?;
+        verify_record(&rec, keyspace, key).map_err(corrupt)?;
         rec.drain(..format::RECORD_HEADER_LEN + key.len());
         Ok(rec)
     }
@@ -362,7 +393,7 @@ impl Engine {
             let now = (self.opts.clock)();
             st.keydir
                 .scan(keyspace, range, snap, reverse, limit, now, &mut found);
-            let mut files: Vec<(u32, Arc<dyn VFile>)> = Vec::new();
+            let mut files: Vec<(u32, Arc<SegFile>)> = Vec::new();
             for (_, v) in &found {
                 if !files.iter().any(|(id, _)| *id == v.entry.seg) {
                     let f = st.files.get(&v.entry.seg).cloned().ok_or_else(|| {
@@ -380,7 +411,7 @@ impl Engine {
                 .find(|(id, _)| *id == v.entry.seg)
                 .expect("collected")
                 .1;
-            let value = self.read_value(keyspace, &key, &v.entry, file.as_ref())?;
+            let value = self.read_value(keyspace, &key, &v.entry, file)?;
             out.push((key, value));
         }
         Ok(out)
@@ -671,7 +702,8 @@ impl Engine {
         {
             let mut st = self.state.write();
             st.sealed_len.insert(w.seg, w.end);
-            st.files.insert(next, file.clone());
+            st.files
+                .insert(next, SegFile::new(file.clone(), self.opts.segment_size));
         }
         w.file = file;
         w.seg = next;

@@ -23,6 +23,24 @@ pub trait VFile: Send + Sync {
     fn sync_data(&self) -> io::Result<()>;
     /// Cuts (or extends with zeros) the file to `len` bytes.
     fn set_len(&self, len: u64) -> io::Result<()>;
+    /// A read-only shared memory view of the first `len` bytes, which may extend past
+    /// the current end of the file (those bytes must not be read until written).
+    /// `None` when the implementation does not map files; reads then use
+    /// [`VFile::read_exact_at`].
+    fn map(&self, _len: u64) -> Option<Arc<dyn Mapping>> {
+        None
+    }
+}
+
+/// Mapped bytes of a file.
+pub trait Mapping: Send + Sync {
+    fn bytes(&self) -> &[u8];
+}
+
+impl Mapping for memmap2::Mmap {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
 }
 
 /// Holds an exclusive advisory lock until dropped.
@@ -79,6 +97,14 @@ impl VFile for StdFile {
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
+    }
+    fn map(&self, len: u64) -> Option<Arc<dyn Mapping>> {
+        let len = usize::try_from(len).ok().filter(|l| *l > 0)?;
+        // SAFETY: the engine maps only its own segment files, which it never truncates
+        // below bytes it has handed out for reading, and it reads a mapped range only
+        // after writing it; the directory lock keeps other writers out.
+        let map = unsafe { memmap2::MmapOptions::new().len(len).map(&self.0) }.ok()?;
+        Some(Arc::new(map))
     }
 }
 
