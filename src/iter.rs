@@ -91,6 +91,9 @@ fn in_range(key: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 /// A key and its value.
 type Entry = (Vec<u8>, Vec<u8>);
 
+/// A transaction's pending writes by key: value and expiry, or `None` for a deletion.
+pub(crate) type Overlay = BTreeMap<Vec<u8>, Option<(Vec<u8>, u64)>>;
+
 const FIRST_BATCH: usize = 16;
 const MAX_BATCH: usize = 1024;
 
@@ -104,8 +107,8 @@ pub struct Iter {
     lo: Bound<Vec<u8>>,
     hi: Bound<Vec<u8>>,
     reverse: bool,
-    /// The transaction's own writes in range: `None` is a deletion.
-    overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The transaction's own writes in range: value and expiry, `None` for a deletion.
+    overlay: Overlay,
     /// Where the next step in iteration order starts.
     from: Bound<Vec<u8>>,
     buf: VecDeque<Entry>,
@@ -123,7 +126,7 @@ impl Iter {
         keyspace: u32,
         snapshot: u64,
         opts: &IterOptions,
-        overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        overlay: Overlay,
     ) -> Iter {
         let (lo, hi) = opts.bounds();
         let from = if opts.reverse { hi.clone() } else { lo.clone() };
@@ -144,53 +147,67 @@ impl Iter {
         }
     }
 
-    /// Fetches up to `limit` entries strictly after `from` in the given order.
+    /// Fetches up to `limit` entries strictly after `from` in the given order. Returns
+    /// an empty list only when nothing is left (`true` = nothing after these).
     fn fetch(
         &self,
         from: &Bound<Vec<u8>>,
         descending: bool,
         limit: usize,
     ) -> Result<(Vec<Entry>, bool)> {
-        let (lo, hi) = if descending {
-            (self.lo.clone(), clip_hi(from, &self.hi))
-        } else {
-            (clip_lo(from, &self.lo), self.hi.clone())
-        };
-        if empty_range(&lo, &hi) {
-            return Ok((Vec::new(), true));
+        let mut cursor = from.clone();
+        loop {
+            let (lo, hi) = if descending {
+                (self.lo.clone(), clip_hi(&cursor, &self.hi))
+            } else {
+                (clip_lo(&cursor, &self.lo), self.hi.clone())
+            };
+            if empty_range(&lo, &hi) {
+                return Ok((Vec::new(), true));
+            }
+            let (engine_part, now) = self.db.with(|e| {
+                let part = e.scan(
+                    self.keyspace,
+                    (as_ref(&lo), as_ref(&hi)),
+                    self.snapshot,
+                    descending,
+                    limit,
+                )?;
+                Ok((part, e.now()))
+            })?;
+            let exhausted = engine_part.len() < limit;
+            if self.overlay.is_empty() {
+                return Ok((engine_part, exhausted));
+            }
+            // Merge the transaction's own writes up to the last engine key (or over the
+            // rest of the range when the engine has no more).
+            let frontier = (!exhausted).then(|| engine_part.last().map(|(k, _)| k.clone()));
+            let (olo, ohi) = match (frontier.clone().flatten(), descending) {
+                (Some(k), false) => (lo.clone(), Bound::Included(k)),
+                (Some(k), true) => (Bound::Included(k), hi.clone()),
+                (None, _) => (lo.clone(), hi.clone()),
+            };
+            let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+                engine_part.into_iter().map(|(k, v)| (k, Some(v))).collect();
+            for (k, w) in self.overlay.range::<[u8], _>((as_ref(&olo), as_ref(&ohi))) {
+                let visible = w
+                    .as_ref()
+                    .filter(|(_, exp)| *exp == 0 || *exp > now)
+                    .map(|(v, _)| v.clone());
+                merged.insert(k.clone(), visible);
+            }
+            let live = merged.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)));
+            let out: Vec<_> = if descending {
+                live.rev().collect()
+            } else {
+                live.collect()
+            };
+            match frontier.flatten() {
+                // Everything in this stretch was deleted by the transaction: go on.
+                Some(k) if out.is_empty() => cursor = Bound::Excluded(k),
+                _ => return Ok((out, exhausted)),
+            }
         }
-        let engine_part = self.db.with(|e| {
-            e.scan(
-                self.keyspace,
-                (as_ref(&lo), as_ref(&hi)),
-                self.snapshot,
-                descending,
-                limit,
-            )
-        })?;
-        let exhausted = engine_part.len() < limit;
-        if self.overlay.is_empty() {
-            return Ok((engine_part, exhausted));
-        }
-        // Merge the transaction's own writes up to the last engine key (or all of the
-        // rest of the range when the engine has no more).
-        let (olo, ohi) = match (engine_part.last(), exhausted, descending) {
-            (Some((k, _)), false, false) => (lo.clone(), Bound::Included(k.clone())),
-            (Some((k, _)), false, true) => (Bound::Included(k.clone()), hi.clone()),
-            _ => (lo.clone(), hi.clone()),
-        };
-        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
-            engine_part.into_iter().map(|(k, v)| (k, Some(v))).collect();
-        for (k, v) in self.overlay.range::<[u8], _>((as_ref(&olo), as_ref(&ohi))) {
-            merged.insert(k.clone(), v.clone());
-        }
-        let live = merged.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)));
-        let out: Vec<_> = if descending {
-            live.rev().collect()
-        } else {
-            live.collect()
-        };
-        Ok((out, exhausted))
     }
 
     /// Moves to the next entry in iteration order; `None` at the end.
@@ -287,6 +304,8 @@ impl Iter {
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.released {
             Err(Error::InvalidArgument("iterator is closed".into()))
+        } else if self.db.is_closed() {
+            Err(Error::Closed)
         } else {
             Ok(())
         }

@@ -64,6 +64,9 @@ impl Txn {
 
     fn check_writable(&self) -> Result<()> {
         self.check_active()?;
+        if self.db.is_closed() {
+            return Err(Error::Closed);
+        }
         if self.opts.read_only {
             Err(Error::ReadOnly)
         } else {
@@ -165,7 +168,7 @@ impl Txn {
             .filter(|((_, k), _)| in_bounds(k, &lo, &hi))
             .map(|((_, k), p)| {
                 let v = match p {
-                    Pending::Put { value, .. } => Some(value.clone()),
+                    Pending::Put { value, expires_at } => Some((value.clone(), *expires_at)),
                     Pending::Delete => None,
                 };
                 (k.clone(), v)

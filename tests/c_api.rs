@@ -29,6 +29,9 @@ const PROGRAMS: &[&str] = &[
     "batch",
     "persistence",
     "corruption",
+    "txn",
+    "iter",
+    "ttl",
 ];
 
 /// Longest a program may run (valgrind included) before it counts as hung.
@@ -336,6 +339,21 @@ fn c_persistence() {
 #[test]
 fn c_corruption() {
     check_c_program("corruption");
+}
+
+#[test]
+fn c_txn() {
+    check_c_program("txn");
+}
+
+#[test]
+fn c_iter() {
+    check_c_program("iter");
+}
+
+#[test]
+fn c_ttl() {
+    check_c_program("ttl");
 }
 
 #[test]
