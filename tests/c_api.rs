@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 /// `every_c_program_has_a_test`).
 const PROGRAMS: &[&str] = &[
     "basics",
+    "keyspace",
     "null_args",
     "closed",
     "batch",
@@ -354,6 +355,11 @@ fn c_iter() {
 #[test]
 fn c_ttl() {
     check_c_program("ttl");
+}
+
+#[test]
+fn c_keyspace() {
+    check_c_program("keyspace");
 }
 
 #[test]
