@@ -82,3 +82,10 @@ need_component() {
 
 need_component rustfmt cargo fmt --version
 need_component clippy cargo clippy --version
+
+# Further set-up steps of individual suites (Go, Node, CMake, ...), one file each; each
+# is idempotent and quiet when all is present.
+for step in "$(dirname "$0")"/setup.d/*.sh; do
+    [ -e "$step" ] || continue
+    bash "$step"
+done
