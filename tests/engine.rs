@@ -349,6 +349,7 @@ fn engine_snapshots_keep_old_versions_until_released() {
             salvage: false,
             create_if_missing: true,
             vfs: Arc::new(katamari::engine::vfs::StdFs),
+            clock: Arc::new(katamari::engine::now_ms),
         },
     )
     .unwrap();

@@ -762,7 +762,7 @@ impl Engine {
     /// Releases a snapshot taken with [`Engine::snapshot`] and drops the versions only it
     /// needed.
     pub fn release_snapshot(&self, seq: u64) {
-        let (live, oldest_went) = {
+        let oldest_went = {
             let mut snaps = self.snapshots.lock();
             let was_oldest = snaps.keys().next() == Some(&seq);
             if let Some(n) = snaps.get_mut(&seq) {
@@ -771,15 +771,18 @@ impl Engine {
                     snaps.remove(&seq);
                 }
             }
-            let live: Vec<u64> = snaps.keys().copied().collect();
-            (live, was_oldest || snaps.is_empty())
+            was_oldest || snaps.is_empty()
         };
         // Pruning walks every retained version, so do it when it can free the most: the
         // oldest snapshot went, or retained versions piled up since last time.
         if !oldest_went && !self.state.read().keydir.retained_grew() {
             return;
         }
-        self.state.write().keydir.prune_history(&live);
+        // Read the open snapshots under the state lock: snapshots register under it, so
+        // none can appear between this list and the prune.
+        let mut st = self.state.write();
+        let live: Vec<u64> = self.snapshots.lock().keys().copied().collect();
+        st.keydir.prune_history(&live);
     }
 
     /// Current counters.
