@@ -9,6 +9,7 @@
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
+use std::collections::btree_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::mem::size_of;
@@ -75,8 +76,25 @@ impl PartialOrd for Key {
 }
 impl Ord for Key {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_bytes().cmp(other.as_bytes())
+        match (&self.0, &other.0) {
+            // Inline keys are zero-padded, so comparing the padded bytes as big-endian
+            // words and then the lengths orders them exactly as bytes, without a call to
+            // memcmp on the hot path.
+            (Repr::Inline { len: la, buf: a }, Repr::Inline { len: lb, buf: b }) => {
+                inline_words(a).cmp(&inline_words(b)).then(la.cmp(lb))
+            }
+            _ => self.as_bytes().cmp(other.as_bytes()),
+        }
     }
+}
+
+/// The 22 inline bytes as three big-endian words (the last one zero-extended).
+#[inline]
+fn inline_words(b: &[u8; INLINE_KEY]) -> (u64, u64, u64) {
+    let w = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+    let mut tail = [0u8; 8];
+    tail[..6].copy_from_slice(&b[16..22]);
+    (w(0), w(8), u64::from_be_bytes(tail))
 }
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -229,9 +247,10 @@ impl Keydir {
         new.set(FLAG_EXPIRY, expires_at != 0 && !new.is_tombstone());
         let rec_len = new.record_len(key.len());
         let retain_tombstone = new.is_tombstone() && snaps.oldest.is_some();
-        match space.tree.get_mut(key) {
-            Some(cur) => {
-                let old = *cur;
+        // One walk of the tree finds the slot for both the update and the insert.
+        match space.tree.entry(Key::new(key)) {
+            Slot::Occupied(mut slot) => {
+                let old = *slot.get();
                 let old_expiry = if old.has(FLAG_EXPIRY) {
                     space.expiries.get(key).copied().unwrap_or(0)
                 } else {
@@ -260,24 +279,22 @@ impl Keydir {
                     space.expiries.remove(key);
                 }
                 if new.is_tombstone() && !new.has(FLAG_HISTORY) && !retain_tombstone {
-                    if let Some((k, _)) = space.tree.remove_entry(key) {
-                        space.heap_key_bytes -= k.heap_bytes();
-                    }
+                    let (k, _) = slot.remove_entry();
+                    space.heap_key_bytes -= k.heap_bytes();
                 } else {
-                    *cur = new;
+                    *slot.get_mut() = new;
                     if new.is_tombstone() {
                         self.retained += 1;
                         space.tombstones.push(Key::new(key));
                     }
                 }
             }
-            None => {
+            Slot::Vacant(slot) => {
                 if new.is_tombstone() && !retain_tombstone {
                     return;
                 }
-                let k = Key::new(key);
-                space.heap_key_bytes += k.heap_bytes();
-                space.tree.insert(k, new);
+                space.heap_key_bytes += slot.key().heap_bytes();
+                slot.insert(new);
                 if new.is_tombstone() {
                     self.retained += 1;
                     space.tombstones.push(Key::new(key));
@@ -301,7 +318,7 @@ impl Keydir {
     /// Sequence of the newest committed write (value or deletion still remembered) of
     /// `key`: what first-committer-wins validation compares with a snapshot.
     pub fn newest_seq(&self, keyspace: u32, key: &[u8]) -> Option<u64> {
-        Some(self.spaces.get(&keyspace)?.tree.get(key)?.seq)
+        Some(lookup(&self.spaces.get(&keyspace)?.tree, key)?.seq)
     }
 
     /// Whether any key in `range` was written after `snap` (phantom check).
@@ -362,7 +379,7 @@ impl Keydir {
     /// deleted. `u64::MAX` reads the newest committed version.
     pub fn get_at(&self, keyspace: u32, key: &[u8], snap: u64) -> Option<Version> {
         let space = self.spaces.get(&keyspace)?;
-        space.visible(key, space.tree.get(key)?, snap)
+        space.visible(key, lookup(&space.tree, key)?, snap)
     }
 
     /// Drops older versions no snapshot in `snapshots` (ascending) can see any more, and
@@ -481,6 +498,16 @@ impl Keydir {
     }
 }
 
+/// Finds `key`, comparing as inline keys (no memcmp) when it is short enough.
+#[inline]
+fn lookup<'a>(tree: &'a BTreeMap<Key, Entry>, key: &[u8]) -> Option<&'a Entry> {
+    if key.len() <= INLINE_KEY {
+        tree.get(&Key::new(key))
+    } else {
+        tree.get(key)
+    }
+}
+
 fn sub_live(seg_live: &mut BTreeMap<u32, u64>, seg: u32, bytes: u64) {
     if let Some(v) = seg_live.get_mut(&seg) {
         *v = v.saturating_sub(bytes);
@@ -523,6 +550,33 @@ mod tests {
         let mut want: Vec<&[u8]> = vec![b"b", &long, b"", b"a\xff", &[b'a'; 23]];
         want.sort();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn inline_comparison_agrees_with_byte_order() {
+        // Short keys over a tiny alphabet (0, 1, 0xFF) so prefixes, zero bytes and
+        // padding collide as often as possible; plus every length up to the boxed limit.
+        let mut keys: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=4 {
+            let mut next = Vec::new();
+            for k in keys.iter().filter(|k| k.len() == len - 1) {
+                for b in [0u8, 1, 0xFF] {
+                    let mut k = k.clone();
+                    k.push(b);
+                    next.push(k);
+                }
+            }
+            keys.extend(next);
+        }
+        for len in 5..=30 {
+            keys.push(vec![0u8; len]);
+            keys.push((0..len as u8).collect());
+        }
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(Key::new(a).cmp(&Key::new(b)), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 
     #[test]

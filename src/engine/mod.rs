@@ -8,11 +8,11 @@ pub mod recovery;
 pub mod segment;
 pub mod vfs;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -115,9 +115,22 @@ struct State {
 
 #[derive(Default)]
 struct CommitState {
+    /// Appended bytes known to be on stable storage.
     synced: u64,
+    /// A leader is syncing right now.
     syncing: bool,
+    /// Commits appended but not yet durable and applied, in sequence order.
+    queue: VecDeque<Queued>,
+    /// Every commit up to this sequence is applied (visible).
     applied_seq: u64,
+}
+
+/// A commit waiting for the group sync; the leader applies it.
+struct Queued {
+    seq: u64,
+    /// Append position its bytes end at.
+    end: u64,
+    ops: Vec<(u32, Box<[u8]>, Entry, u64)>,
 }
 
 /// An open data directory.
@@ -130,9 +143,9 @@ pub struct Engine {
     commit_cv: Condvar,
     visible_seq: AtomicU64,
     snapshots: Mutex<BTreeMap<u64, usize>>,
-    /// Keys of commits appended but not yet applied (group commit waits for the sync in
-    /// between), so validation sees them.
-    inflight: Mutex<BTreeMap<u64, Vec<KeyRef>>>,
+    /// Writers between entering `commit` and queueing their append: a sync leader gives
+    /// them a moment to join its group.
+    appending: AtomicUsize,
     failed: AtomicBool,
     catalog: RwLock<Catalog>,
     /// Serializes keyspace creation and removal.
@@ -149,9 +162,6 @@ pub struct Validation<'a> {
     pub ranges: &'a [KeyRange],
 }
 
-/// A keyspace and a key in it.
-type KeyRef = (u32, Box<[u8]>);
-
 /// A keyspace and a key range in it.
 pub type KeyRange = (u32, Bound<Vec<u8>>, Bound<Vec<u8>>);
 
@@ -160,6 +170,25 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
         Bound::Included(v) => Bound::Included(v),
         Bound::Excluded(v) => Bound::Excluded(v),
         Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// How long a group-commit leader waits for writers about to append.
+const GATHER_MICROS: u64 = 50;
+
+/// Counts a writer in `appending` for as long as it lives.
+struct Joining<'a>(&'a AtomicUsize);
+
+impl<'a> Joining<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Joining(counter)
+    }
+}
+
+impl Drop for Joining<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -298,7 +327,7 @@ impl Engine {
             commit_cv: Condvar::new(),
             visible_seq: AtomicU64::new(rec.last_seq),
             snapshots: Mutex::new(BTreeMap::new()),
-            inflight: Mutex::new(BTreeMap::new()),
+            appending: AtomicUsize::new(0),
             failed: AtomicBool::new(false),
             catalog: RwLock::new(Catalog::default()),
             catalog_change: Mutex::new(()),
@@ -453,6 +482,7 @@ impl Engine {
             release(self);
             return Err(e);
         }
+        let joining = Joining::new(&self.appending);
         let mut w = self.writer.lock();
         let checked = self
             .check_writable()
@@ -505,32 +535,73 @@ impl Engine {
             self.commit.lock().applied_seq = seq;
             return Ok(seq);
         }
-        let durable_at = w.appended;
-        self.inflight.lock().insert(
+        let end = w.appended;
+        let queued = Queued {
             seq,
-            ops.iter()
-                .map(|o| (o.keyspace, Box::<[u8]>::from(o.key)))
+            end,
+            ops: entries
+                .iter()
+                .map(|(ks, k, e, x)| (*ks, Box::<[u8]>::from(*k), *e, *x))
                 .collect(),
-        );
+        };
+        self.commit.lock().queue.push_back(queued);
         drop(w);
-        let durable = self.wait_durable(durable_at);
-        if durable.is_err() {
-            self.inflight.lock().remove(&seq);
-        }
-        durable?;
-        // Apply in sequence order: wait for the predecessor's turn.
+        drop(joining);
+        self.await_group(seq)
+    }
+
+    /// Waits until commit `seq` (queued) is durable and applied. Whoever finds no sync
+    /// running becomes the leader: it syncs once for every commit appended so far, then
+    /// applies them all in sequence order and wakes their writers (group commit).
+    fn await_group(&self, seq: u64) -> Result<u64> {
         let mut cs = self.commit.lock();
-        while cs.applied_seq + 1 != seq {
+        loop {
+            if cs.applied_seq >= seq {
+                return Ok(seq);
+            }
             if self.failed.load(Ordering::Acquire) {
                 return Err(self.failed_error());
             }
-            self.commit_cv.wait(&mut cs);
+            if cs.syncing {
+                self.commit_cv.wait(&mut cs);
+                continue;
+            }
+            cs.syncing = true;
+            let result = parking_lot::MutexGuard::unlocked(&mut cs, || {
+                self.gather();
+                let (file, target) = {
+                    let w = self.writer.lock();
+                    (w.file.clone(), w.appended)
+                };
+                file.sync_data().map(|_| target)
+            });
+            cs.syncing = false;
+            let target = match result {
+                Ok(target) => target,
+                Err(e) => {
+                    self.fail();
+                    self.commit_cv.notify_all();
+                    return Err(Error::io("syncing the active segment", e));
+                }
+            };
+            cs.synced = cs.synced.max(target);
+            let ready = cs.queue.iter().take_while(|q| q.end <= target).count();
+            if ready > 0 {
+                let group: Vec<Queued> = cs.queue.drain(..ready).collect();
+                let last = group.last().map_or(cs.applied_seq, |q| q.seq);
+                self.apply_group(&group);
+                cs.applied_seq = last;
+            }
+            self.commit_cv.notify_all();
         }
-        self.apply(seq, &entries);
-        self.inflight.lock().remove(&seq);
-        cs.applied_seq = seq;
-        self.commit_cv.notify_all();
-        Ok(seq)
+    }
+
+    /// Lets writers that are about to append join the coming sync (briefly).
+    fn gather(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_micros(GATHER_MICROS);
+        while self.appending.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
     }
 
     fn check_keyspaces(&self, ops: &[OpRef<'_>]) -> Result<()> {
@@ -620,8 +691,11 @@ impl Engine {
                 .newest_seq(ks, key)
                 .is_some_and(|s| s > v.snapshot)
         };
-        let inflight = self.inflight.lock();
-        let pending = inflight.values().flatten();
+        let cs = self.commit.lock();
+        let pending = cs
+            .queue
+            .iter()
+            .flat_map(|q| q.ops.iter().map(|(ks, k, _, _)| (ks, k)));
         ops.iter().any(|o| newer(o.keyspace, o.key))
             || v.reads.iter().any(|(ks, k)| newer(*ks, k))
             || v.ranges.iter().any(|(ks, lo, hi)| {
@@ -637,55 +711,35 @@ impl Engine {
             })
     }
 
+    /// Applies a synced group of commits in sequence order, under one lock acquisition.
+    fn apply_group(&self, group: &[Queued]) {
+        let mut st = self.state.write();
+        let snaps = self.open_snapshots();
+        for q in group {
+            for (ks, key, entry, exp) in &q.ops {
+                st.keydir.apply(*ks, key, *entry, *exp, snaps);
+            }
+        }
+        if let Some(q) = group.last() {
+            self.visible_seq.store(q.seq, Ordering::Release);
+        }
+    }
+
+    fn open_snapshots(&self) -> OpenSnapshots {
+        let s = self.snapshots.lock();
+        OpenSnapshots {
+            oldest: s.keys().next().copied(),
+            newest: s.keys().next_back().copied(),
+        }
+    }
+
     fn apply(&self, seq: u64, entries: &[(u32, &[u8], Entry, u64)]) {
         let mut st = self.state.write();
-        let snaps = {
-            let s = self.snapshots.lock();
-            OpenSnapshots {
-                oldest: s.keys().next().copied(),
-                newest: s.keys().next_back().copied(),
-            }
-        };
+        let snaps = self.open_snapshots();
         for (ks, key, entry, exp) in entries {
             st.keydir.apply(*ks, key, *entry, *exp, snaps);
         }
         self.visible_seq.store(seq, Ordering::Release);
-    }
-
-    /// Blocks until everything appended up to `position` is on stable storage; one
-    /// caller syncs for all who wait (group commit).
-    fn wait_durable(&self, position: u64) -> Result<()> {
-        let mut cs = self.commit.lock();
-        loop {
-            if cs.synced >= position {
-                return Ok(());
-            }
-            if self.failed.load(Ordering::Acquire) {
-                return Err(self.failed_error());
-            }
-            if cs.syncing {
-                self.commit_cv.wait(&mut cs);
-                continue;
-            }
-            cs.syncing = true;
-            let result = parking_lot::MutexGuard::unlocked(&mut cs, || {
-                let (file, target) = {
-                    let w = self.writer.lock();
-                    (w.file.clone(), w.appended)
-                };
-                file.sync_data().map(|_| target)
-            });
-            cs.syncing = false;
-            match result {
-                Ok(target) => cs.synced = cs.synced.max(target),
-                Err(e) => {
-                    self.fail();
-                    self.commit_cv.notify_all();
-                    return Err(Error::io("syncing the active segment", e));
-                }
-            }
-            self.commit_cv.notify_all();
-        }
     }
 
     /// Seals the active segment (synced) and starts the next one.
