@@ -110,9 +110,11 @@ fn expiry(now: u64, ttl: Duration) -> u64 {
     now.saturating_add(ms)
 }
 
-/// An ordered list of puts and deletes committed atomically by [`Db::write`].
+/// An ordered list of puts and deletes committed atomically by [`Db::write`]. All key
+/// and value bytes live in one buffer, so adding an operation rarely allocates.
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
+    data: Vec<u8>,
     ops: Vec<BatchOp>,
 }
 
@@ -120,8 +122,10 @@ pub struct WriteBatch {
 struct BatchOp {
     keyspace: u32,
     kind: RecordKind,
-    key: Vec<u8>,
-    value: Vec<u8>,
+    /// The key starts at this offset of `data`; the value follows it.
+    at: usize,
+    key_len: usize,
+    val_len: usize,
     /// Time to live, counted from the moment the batch is written.
     ttl: Option<Duration>,
 }
@@ -130,21 +134,28 @@ impl WriteBatch {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Adds a put; fails with [`Error::TooLarge`] (and adds nothing) over the limits.
-    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<&mut Self> {
+    fn push(&mut self, keyspace: u32, kind: RecordKind, key: &[u8], value: &[u8]) -> Result<()> {
         engine::check_limits(key, value)?;
         self.ops.push(BatchOp {
-            keyspace: DEFAULT_KEYSPACE,
-            kind: RecordKind::Put,
-            key: key.to_vec(),
-            value: value.to_vec(),
+            keyspace,
+            kind,
+            at: self.data.len(),
+            key_len: key.len(),
+            val_len: value.len(),
             ttl: None,
         });
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value);
+        Ok(())
+    }
+    /// Adds a put; fails with [`Error::TooLarge`] (and adds nothing) over the limits.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<&mut Self> {
+        self.push(DEFAULT_KEYSPACE, RecordKind::Put, key, value)?;
         Ok(self)
     }
     /// Adds a put whose key expires `ttl` after the batch is written.
     pub fn put_with_ttl(&mut self, key: &[u8], value: &[u8], ttl: Duration) -> Result<&mut Self> {
-        self.put(key, value)?;
+        self.push(DEFAULT_KEYSPACE, RecordKind::Put, key, value)?;
         if let Some(op) = self.ops.last_mut() {
             op.ttl = Some(ttl);
         }
@@ -152,32 +163,18 @@ impl WriteBatch {
     }
     /// Adds a delete; fails with [`Error::TooLarge`] (and adds nothing) over the limit.
     pub fn delete(&mut self, key: &[u8]) -> Result<&mut Self> {
-        engine::check_limits(key, &[])?;
-        self.ops.push(BatchOp {
-            keyspace: DEFAULT_KEYSPACE,
-            kind: RecordKind::Delete,
-            key: key.to_vec(),
-            value: Vec::new(),
-            ttl: None,
-        });
+        self.push(DEFAULT_KEYSPACE, RecordKind::Delete, key, &[])?;
         Ok(self)
     }
     /// Adds a put to keyspace `ks`.
     pub fn put_in(&mut self, ks: &Keyspace, key: &[u8], value: &[u8]) -> Result<&mut Self> {
-        self.put(key, value)?;
-        self.retarget_last(ks);
+        self.push(ks.id, RecordKind::Put, key, value)?;
         Ok(self)
     }
     /// Adds a delete to keyspace `ks`.
     pub fn delete_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<&mut Self> {
-        self.delete(key)?;
-        self.retarget_last(ks);
+        self.push(ks.id, RecordKind::Delete, key, &[])?;
         Ok(self)
-    }
-    fn retarget_last(&mut self, ks: &Keyspace) {
-        if let Some(op) = self.ops.last_mut() {
-            op.keyspace = ks.id;
-        }
     }
     /// Number of operations.
     pub fn len(&self) -> usize {
@@ -186,9 +183,27 @@ impl WriteBatch {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
-    /// Removes every operation.
+    /// Removes every operation (keeping the memory for reuse).
     pub fn clear(&mut self) {
-        self.ops.clear()
+        self.ops.clear();
+        self.data.clear();
+    }
+    /// The operations as the engine takes them, with expiries counted from `now`.
+    fn op_refs(&self, now: u64) -> Vec<OpRef<'_>> {
+        self.ops
+            .iter()
+            .map(|o| {
+                let key = &self.data[o.at..o.at + o.key_len];
+                let value = &self.data[o.at + o.key_len..o.at + o.key_len + o.val_len];
+                OpRef {
+                    keyspace: o.keyspace,
+                    kind: o.kind,
+                    key,
+                    value,
+                    expires_at: o.ttl.map_or(0, |t| expiry(now, t)),
+                }
+            })
+            .collect()
     }
 }
 
@@ -313,19 +328,7 @@ impl Db {
 
     /// Commits every operation of `batch` atomically, in order.
     pub fn write(&self, batch: &WriteBatch) -> Result<()> {
-        let now = self.with(|e| Ok(e.now()))?;
-        let ops: Vec<OpRef<'_>> = batch
-            .ops
-            .iter()
-            .map(|o| OpRef {
-                keyspace: o.keyspace,
-                kind: o.kind,
-                key: &o.key,
-                value: &o.value,
-                expires_at: o.ttl.map_or(0, |t| expiry(now, t)),
-            })
-            .collect();
-        self.write_ops(&ops)
+        self.with(|e| e.write(&batch.op_refs(e.now())).map(|_| ()))
     }
 
     fn write_ops(&self, ops: &[OpRef<'_>]) -> Result<()> {
