@@ -274,6 +274,7 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
                             BatchError::Bad(_) => {
                                 sc.zeros_from(pos).unwrap_or(false)
                                     || batch_ends_at_eof(&mut sc, pos)
+                                    || never_written(&mut sc, pos)
                             }
                         };
                     if tail_is_torn {
@@ -312,6 +313,13 @@ fn batch_ends_at_eof(sc: &mut Scanner, pos: u64) -> bool {
     };
     BatchHeader::decode(hb)
         .is_some_and(|bh| (pos + BATCH_HEADER_LEN as u64).checked_add(bh.body_len) == Some(sc.len))
+}
+
+/// Whether the batch header at `pos` is all zero bytes: space a crash left unwritten
+/// while later pages of unsynced appends reached the disk. Everything from here on was
+/// never acknowledged as durable.
+fn never_written(sc: &mut Scanner, pos: u64) -> bool {
+    matches!(sc.bytes(pos, BATCH_HEADER_LEN), Ok(Some(h)) if h.iter().all(|&b| b == 0))
 }
 
 /// The next offset at or after `from` where a whole valid batch starts.
