@@ -10,7 +10,7 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::btree_map::Entry as Slot;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::mem::size_of;
 use std::ops::Bound;
@@ -174,7 +174,7 @@ pub struct Version {
 #[derive(Default)]
 struct Space {
     /// Tombstones kept in `tree` for open snapshots, to drop once none needs them.
-    tombstones: Vec<Key>,
+    tombstones: HashSet<Key>,
     tree: BTreeMap<Key, Entry>,
     /// Expiry of the newest version of keys flagged `FLAG_EXPIRY`.
     expiries: HashMap<Key, u64>,
@@ -283,9 +283,8 @@ impl Keydir {
                     space.heap_key_bytes -= k.heap_bytes();
                 } else {
                     *slot.get_mut() = new;
-                    if new.is_tombstone() {
+                    if new.is_tombstone() && space.tombstones.insert(Key::new(key)) {
                         self.retained += 1;
-                        space.tombstones.push(Key::new(key));
                     }
                 }
             }
@@ -295,9 +294,8 @@ impl Keydir {
                 }
                 space.heap_key_bytes += slot.key().heap_bytes();
                 slot.insert(new);
-                if new.is_tombstone() {
+                if new.is_tombstone() && space.tombstones.insert(Key::new(key)) {
                     self.retained += 1;
-                    space.tombstones.push(Key::new(key));
                 }
             }
         }
@@ -406,28 +404,32 @@ impl Keydir {
                 if let Some(e) = space.tree.get_mut(key.as_bytes()) {
                     e.set(FLAG_HISTORY, false);
                     if e.is_tombstone() {
-                        space.tombstones.push(Key::new(key.as_bytes()));
+                        space.tombstones.insert(Key::new(key.as_bytes()));
                     }
                 }
             }
             let oldest = snapshots.first().copied();
-            let mut kept = Vec::new();
-            for key in std::mem::take(&mut space.tombstones) {
-                let Some(e) = space.tree.get(key.as_bytes()) else {
-                    continue;
+            let Space {
+                tree,
+                tombstones,
+                heap_key_bytes,
+                ..
+            } = space;
+            tombstones.retain(|key| {
+                let Some(e) = tree.get(key.as_bytes()) else {
+                    return false;
                 };
                 if !e.is_tombstone() {
-                    continue;
+                    return false;
                 }
                 if e.has(FLAG_HISTORY) || oldest.is_some_and(|o| o < e.seq) {
-                    kept.push(key);
-                } else if let Some((k, _)) = space.tree.remove_entry(key.as_bytes()) {
-                    space.heap_key_bytes -= k.heap_bytes();
+                    return true;
                 }
-            }
-            kept.sort_unstable();
-            kept.dedup();
-            space.tombstones = kept;
+                if let Some((k, _)) = tree.remove_entry(key.as_bytes()) {
+                    *heap_key_bytes -= k.heap_bytes();
+                }
+                false
+            });
         }
         self.retained = self
             .spaces
