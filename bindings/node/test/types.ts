@@ -1,0 +1,120 @@
+// A typed usage of the package: `npm run typecheck` (tsc --noEmit) checks index.d.ts
+// against it. Never run; every line must type-check. Lines marked @ts-expect-error must not.
+
+import * as katamari from '..'
+import { open, openAsync, DB, Keyspace, Transaction, Iterator, KatamariError, Stats } from '..'
+
+async function usage (): Promise<void> {
+  // Buffers by default.
+  const db: DB = open('/tmp/x', { sync: 'interval', syncIntervalMs: 10, segmentSize: 1 << 20, salvage: false, createIfMissing: true })
+  const v: Buffer = await db.get('key')
+  const v2: Buffer | undefined = await db.tryGet(Buffer.from('key'))
+  const v3: Buffer = db.getSync(new Uint8Array([1, 2]))
+  const v4: Buffer | undefined = db.tryGetSync('k')
+  const many: Array<Buffer | undefined> = await db.getMany(['a', Buffer.from('b')])
+  const manySync: Array<Buffer | undefined> = db.getManySync(['a'])
+  const has: boolean = await db.has('k')
+  const hasSync: boolean = db.hasSync('k')
+  await db.put('k', 'v')
+  db.putSync('k', Buffer.alloc(1))
+  await db.putTTL('k', 'v', 1000)
+  db.putTTLSync('k', 'v', 1000)
+  await db.delete('k')
+  db.deleteSync('k')
+  await db.del('k')
+  db.delSync('k')
+  await db.batch([{ type: 'put', key: 'a', value: 'b', ttl: 5 }, { type: 'del', key: 'a' }])
+  db.batchSync([{ type: 'delete', key: 'a' }])
+  await db.batch().put('a', 'b').del('c').write()
+  db.batch().put('a', 'b', { ttl: 10 }).writeSync()
+  const s: Stats = await db.stats()
+  const n: number = db.statsSync().liveKeys + s.lastSeq
+  await db.sync()
+  db.syncSync()
+  const status: 'open' | 'closing' | 'closed' = db.status
+  const loc: string = db.location
+
+  // Encodings change what comes out.
+  const jdb = await openAsync('/tmp/y', { keyEncoding: 'utf8', valueEncoding: 'json' })
+  const doc: any = await jdb.get('doc')
+  await jdb.put('doc', { any: ['json', 1] })
+  const sdb = open('/tmp/z', { valueEncoding: 'utf8' })
+  const str: string = sdb.getSync('k')
+  // @ts-expect-error a utf8 value is a string, not a Buffer
+  const notBuf: Buffer = sdb.getSync('k')
+
+  // Iterators.
+  for await (const [key, value] of db.iterator({ prefix: 'a', gt: 'a', lte: 'z', reverse: true, limit: 10 })) {
+    const k: Buffer = key
+    const val: Buffer = value
+  }
+  for await (const [key, value] of sdb.iterator({ start: 'a', end: 'b' })) {
+    const k: Buffer = key
+    const val: string = value
+  }
+  const it: Iterator<[Buffer, Buffer]> = db.iterator()
+  const first: [Buffer, Buffer] | undefined = await it.next()
+  const firstSync: [Buffer, Buffer] | undefined = it.nextSync()
+  const batch: Array<[Buffer, Buffer]> = await it.nextv(10)
+  it.seek('m')
+  await it.close()
+  const closed: boolean = it.closed
+  const keys: Buffer[] = await db.keys({ prefix: 'x' }).all()
+  const values: string[] = await sdb.values().all()
+
+  // Keyspaces.
+  const ks: Keyspace = db.keyspace('users')
+  const jks: Keyspace<'buffer', 'json'> = db.keyspace('docs', { valueEncoding: 'json' })
+  await jks.put('a', { x: 1 })
+  const name: string = ks.name
+  const names: string[] = await db.keyspaces()
+  const namesSync: string[] = db.keyspacesSync()
+  await db.dropKeyspace('users')
+  db.dropKeyspaceSync('docs')
+  await db.batch([{ type: 'put', key: 'a', value: 'b', keyspace: ks }])
+
+  // Transactions.
+  const out: number = await db.transaction(async (tx) => {
+    const t: Transaction = tx
+    const cur: Buffer | undefined = await tx.tryGet('n')
+    await tx.put('n', String(Number(cur ?? 0) + 1))
+    tx.putSync('m', 'x')
+    tx.putTTLSync('t', 'x', 5)
+    await tx.keyspace(ks).put('a', 'b')
+    await tx.keyspace('other').delete('a')
+    const inTx: Array<[Buffer, Buffer]> = await tx.iterator({ prefix: 'n' }).all()
+    return 1
+  }, { retries: 3, serializable: true })
+  const tx = db.begin({ readOnly: true })
+  const txState: 'open' | 'committed' | 'aborted' = tx.status
+  await tx.commit()
+  tx.abortSync()
+
+  // Errors carry a stable code.
+  try {
+    db.getSync('missing')
+  } catch (err) {
+    const e = err as KatamariError
+    if (e.code === 'KAT_NOT_FOUND') console.log(e.status, katamari.codes.KAT_NOT_FOUND)
+    // @ts-expect-error not a status name
+    if (e.code === 'NOT_FOUND') console.log('never')
+  }
+  const text: string = katamari.statusString(katamari.codes.KAT_CONFLICT)
+  const ver: string = katamari.version()
+
+  // The abstract-level adapter.
+  const level = new katamari.KatamariLevel<string, string>('/tmp/level', { valueEncoding: 'utf8', sync: 'never' })
+  await level.put('a', 'b')
+  const got: string | undefined = await level.get('a')
+  const sub = level.sublevel<string, string>('sub', { valueEncoding: 'utf8' })
+  await sub.put('x', 'y')
+  const inner: DB | null = level.katamari
+  await level.close()
+
+  await db.close()
+  await jdb.close()
+  await sdb.close()
+  void [v, v2, v3, v4, many, manySync, has, hasSync, n, status, loc, doc, str, notBuf, first, firstSync, batch, closed, keys, values, name, names, namesSync, out, txState, text, ver, got, inner]
+}
+
+void usage
