@@ -7,7 +7,8 @@ CC ?= cc
 BUILD := build
 DEMO_DIR := $(BUILD)/demo-data
 
-.PHONY: all setup build release demo test test-rust test-abi lint header bench clean
+.PHONY: all setup build release demo test test-rust test-abi test-cmake test-go test-node \
+	test-roundtrip lint header bench install clean
 
 all: build
 
@@ -20,18 +21,45 @@ build: setup
 release: setup
 	$(CARGO) build --release
 
-## The main job: build the library and run the C example against one data directory.
+## The main job: build the library, then a C, a Go and a Node program use one data
+## directory in turn, each reading what the others wrote and adding its own keys.
 demo: release
 	@mkdir -p $(BUILD)
 	@ln -sf libkatamari.so target/release/libkatamari.so.0
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude bindings/c/examples/demo.c \
 		-Ltarget/release -lkatamari -Wl,-rpath,$(CURDIR)/target/release -o $(BUILD)/demo-c
 	@rm -rf $(DEMO_DIR)
+	@echo "== C"
 	$(BUILD)/demo-c $(DEMO_DIR)
+	@echo "== Go"
+	cd bindings/go && go run ./cmd/katamari-demo $(CURDIR)/$(DEMO_DIR)
+	@echo "== Node"
+	@bash scripts/build-node-addon.sh
+	node bindings/node/examples/demo.js $(DEMO_DIR)
 
-## Every suite: formatting, lints, Rust unit and integration tests, the C tests (also
-## under valgrind), the header freshness and panic-boundary checks, the bindgen ABI check.
-test: setup lint test-rust test-abi
+## Every suite: formatting, lints, Rust unit and integration tests (with the C and C++
+## programs, also under valgrind, the cross-language vectors, the header freshness and
+## panic-boundary checks), the bindgen ABI check, the CMake and pkg-config consumers, the
+## Go and Node bindings, and the cross-language round trip.
+test: setup lint test-rust test-abi test-cmake test-go test-node test-roundtrip
+
+test-cmake: setup
+	bash scripts/test-cmake.sh
+
+test-go: setup
+	bash scripts/test-go.sh
+
+test-node: setup
+	bash scripts/test-node.sh
+
+## Runs after the Go and Node suites, which build the tools it uses.
+test-roundtrip: setup
+	ROUNDTRIP_STRICT=1 bash scripts/roundtrip.sh
+
+## Installs the library, header, CMake package and pkg-config file under PREFIX.
+install: setup
+	@test -n "$(PREFIX)" || { echo "usage: make install PREFIX=<dir>" >&2; exit 2; }
+	bash scripts/install.sh "$(PREFIX)"
 
 lint:
 	$(CARGO) fmt --all -- --check

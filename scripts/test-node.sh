@@ -14,29 +14,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 
-bash scripts/setup.d/node.sh
-"${CARGO:-cargo}" build --release --quiet
-
+bash scripts/build-node-addon.sh
 cd bindings/node
-export npm_config_nodedir=/usr
-# npm 11 warns that nodedir is not one of its own settings; node-gyp reads it.
-export npm_config_loglevel=error
-npm_flags=(--no-audit --no-fund --prefer-offline --ignore-scripts)
-if [ ! -f node_modules/.package-lock.json ] ||
-    [ package-lock.json -nt node_modules/.package-lock.json ] ||
-    [ package.json -nt node_modules/.package-lock.json ]; then
-    echo "test-node: npm ci"
-    npm ci "${npm_flags[@]}" >/dev/null
-fi
-
-echo "test-node: building the addon (node-gyp, nodedir=/usr)"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-if ! npm run --silent build -- --nodedir=/usr >"$log" 2>&1; then
-    cat "$log" >&2
-    echo "test-node: node-gyp build failed" >&2
-    exit 1
-fi
 
 echo "test-node: tsc --noEmit"
 npm run --silent typecheck

@@ -481,12 +481,12 @@ fn c_demo() {
     // The same values before closing and after reopening; the batch's delete held.
     for part in [&out[before..after], &out[after..]] {
         for line in [
-            "get  greeting   = hello, world",
-            "get  language   = C",
-            "get  answer     = 42",
-            "get  fruit:1    = apple",
-            "get  fruit:2    = banana",
-            "get  scratch    : not found",
+            "get  c:greeting = hello, world",
+            "get  c:language = C",
+            "get  c:answer   = 42",
+            "get  c:fruit:1  = apple",
+            "get  c:fruit:2  = banana",
+            "get  c:scratch  : not found",
         ] {
             assert!(part.contains(line), "missing {line:?} in:\n{part}");
         }

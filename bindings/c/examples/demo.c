@@ -77,8 +77,9 @@ static void close_db(kat_db *db)
 
 int main(int argc, char **argv)
 {
-    static const char *keys[] = {"greeting", "language", "answer", "fruit:1", "fruit:2",
-                                 "scratch"};
+    /* Keys start with "c:" so the Go and Node demos sharing the directory find them. */
+    static const char *keys[] = {"c:greeting", "c:language", "c:answer", "c:fruit:1",
+                                 "c:fruit:2", "c:scratch"};
     kat_db *db;
     kat_batch *batch = NULL;
     kat_error *err = NULL;
@@ -97,24 +98,24 @@ int main(int argc, char **argv)
     }
 
     db = open_db(argv[1]);
-    put(db, "greeting", "hello, world");
-    put(db, "language", "C");
-    put(db, "answer", "42");
-    put(db, "scratch", "temporary");
+    put(db, "c:greeting", "hello, world");
+    put(db, "c:language", "C");
+    put(db, "c:answer", "42");
+    put(db, "c:scratch", "temporary");
 
     /* A batch commits several operations at once: all of them or none. */
     check(kat_batch_new(&batch), NULL, "kat_batch_new");
-    check(kat_batch_put(batch, (const uint8_t *)"fruit:1", 7, (const uint8_t *)"apple", 5,
+    check(kat_batch_put(batch, (const uint8_t *)"c:fruit:1", 9, (const uint8_t *)"apple", 5,
                         &err),
           err, "kat_batch_put");
-    check(kat_batch_put(batch, (const uint8_t *)"fruit:2", 7, (const uint8_t *)"banana", 6,
+    check(kat_batch_put(batch, (const uint8_t *)"c:fruit:2", 9, (const uint8_t *)"banana", 6,
                         &err),
           err, "kat_batch_put");
-    check(kat_batch_delete(batch, (const uint8_t *)"scratch", 7, &err), err,
+    check(kat_batch_delete(batch, (const uint8_t *)"c:scratch", 9, &err), err,
           "kat_batch_delete");
     check(kat_db_write(db, batch, &err), err, "kat_db_write");
     kat_batch_free(batch);
-    printf("  batch: put fruit:1, put fruit:2, delete scratch (one atomic commit)\n");
+    printf("  batch: put c:fruit:1, put c:fruit:2, delete c:scratch (one atomic commit)\n");
 
     printf("reading back:\n");
     for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
