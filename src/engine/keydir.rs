@@ -326,9 +326,11 @@ impl Keydir {
         range: (Bound<&[u8]>, Bound<&[u8]>),
         snap: u64,
     ) -> bool {
-        self.spaces
-            .get(&keyspace)
-            .is_some_and(|s| s.tree.range::<[u8], _>(range).any(|(_, e)| e.seq > snap))
+        is_ordered(&range)
+            && self
+                .spaces
+                .get(&keyspace)
+                .is_some_and(|s| s.tree.range::<[u8], _>(range).any(|(_, e)| e.seq > snap))
     }
 
     /// Up to `limit` keys of `range` visible at `snap`, in order (descending with
@@ -348,6 +350,9 @@ impl Keydir {
         let Some(space) = self.spaces.get(&keyspace) else {
             return;
         };
+        if !is_ordered(&range) {
+            return;
+        }
         let mut take = |k: &Key, e: &Entry| -> bool {
             if let Some(v) = space.visible(k.as_bytes(), e, snap) {
                 if v.expires_at == 0 || v.expires_at > now_ms {
@@ -497,6 +502,17 @@ impl Keydir {
                 .sum::<usize>();
         }
         total as u64
+    }
+}
+
+/// Whether `range` is one a B-tree accepts (start not after end, and not an empty
+/// excluded point); anything else holds no keys.
+fn is_ordered(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
+    match *range {
+        (Bound::Included(a), Bound::Included(b)) => a <= b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+        | (Bound::Excluded(a), Bound::Included(b)) => a < b,
+        _ => true,
     }
 }
 

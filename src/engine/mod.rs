@@ -685,29 +685,37 @@ impl Engine {
     /// Whether a commit after `v.snapshot` wrote a key that `ops` writes or `v` read.
     /// Called with the writer lock held, so no commit can slip in between.
     fn conflicts(&self, ops: &[OpRef<'_>], v: &Validation<'_>) -> bool {
+        // Commits waiting for their group sync first, then the index: a commit only
+        // moves from the queue to the index, so checking in this order cannot miss it.
+        // (Never hold the state lock while taking the commit lock: the sync leader takes
+        // them in the other order.)
+        {
+            let cs = self.commit.lock();
+            let mut pending = cs
+                .queue
+                .iter()
+                .flat_map(|q| q.ops.iter().map(|(ks, k, _, _)| (*ks, &k[..])));
+            if pending.any(|(pks, pk)| {
+                ops.iter().any(|o| o.keyspace == pks && o.key == pk)
+                    || v.reads.iter().any(|(ks, k)| *ks == pks && &k[..] == pk)
+                    || v.ranges
+                        .iter()
+                        .any(|(ks, lo, hi)| *ks == pks && (as_ref(lo), as_ref(hi)).contains(pk))
+            }) {
+                return true;
+            }
+        }
         let st = self.state.read();
         let newer = |ks: u32, key: &[u8]| {
             st.keydir
                 .newest_seq(ks, key)
                 .is_some_and(|s| s > v.snapshot)
         };
-        let cs = self.commit.lock();
-        let pending = cs
-            .queue
-            .iter()
-            .flat_map(|q| q.ops.iter().map(|(ks, k, _, _)| (ks, k)));
         ops.iter().any(|o| newer(o.keyspace, o.key))
             || v.reads.iter().any(|(ks, k)| newer(*ks, k))
             || v.ranges.iter().any(|(ks, lo, hi)| {
                 st.keydir
                     .changed_in_range(*ks, (as_ref(lo), as_ref(hi)), v.snapshot)
-            })
-            || pending.clone().any(|(pks, pk)| {
-                ops.iter().any(|o| o.keyspace == *pks && o.key == &pk[..])
-                    || v.reads.iter().any(|(ks, k)| ks == pks && k[..] == pk[..])
-                    || v.ranges
-                        .iter()
-                        .any(|(ks, lo, hi)| ks == pks && (as_ref(lo), as_ref(hi)).contains(&pk[..]))
             })
     }
 
