@@ -123,6 +123,8 @@ struct CommitState {
     queue: VecDeque<Queued>,
     /// Every commit up to this sequence is applied (visible).
     applied_seq: u64,
+    /// Commits in the last synced group.
+    last_group: usize,
 }
 
 /// A commit waiting for the group sync; the leader applies it.
@@ -174,7 +176,7 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 }
 
 /// How long a group-commit leader waits for writers about to append.
-const GATHER_MICROS: u64 = 50;
+const GATHER_MICROS: u64 = 100;
 
 /// Counts a writer in `appending` for as long as it lives.
 struct Joining<'a>(&'a AtomicUsize);
@@ -567,8 +569,9 @@ impl Engine {
                 continue;
             }
             cs.syncing = true;
+            let expect = cs.last_group;
             let result = parking_lot::MutexGuard::unlocked(&mut cs, || {
-                self.gather();
+                self.gather(expect);
                 let (file, target) = {
                     let w = self.writer.lock();
                     (w.file.clone(), w.appended)
@@ -588,6 +591,7 @@ impl Engine {
             let ready = cs.queue.iter().take_while(|q| q.end <= target).count();
             if ready > 0 {
                 let group: Vec<Queued> = cs.queue.drain(..ready).collect();
+                cs.last_group = ready;
                 let last = group.last().map_or(cs.applied_seq, |q| q.seq);
                 self.apply_group(&group);
                 cs.applied_seq = last;
@@ -596,10 +600,19 @@ impl Engine {
         }
     }
 
-    /// Lets writers that are about to append join the coming sync (briefly).
-    fn gather(&self) {
+    /// Lets writers join the coming sync, briefly: while some are about to append, or
+    /// while fewer are queued than joined the previous group (writers it just released
+    /// are likely on their way back). A lone writer never waits.
+    fn gather(&self, expect: usize) {
         let deadline = std::time::Instant::now() + Duration::from_micros(GATHER_MICROS);
-        while self.appending.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+        loop {
+            let joining = self.appending.load(Ordering::Acquire) > 0;
+            if !joining && self.commit.lock().queue.len() >= expect {
+                return;
+            }
+            if std::time::Instant::now() >= deadline {
+                return;
+            }
             std::thread::yield_now();
         }
     }
