@@ -175,6 +175,24 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     }
 }
 
+fn record_corrupt(e: &Entry, why: String) -> Error {
+    Error::Corruption(format!("segment {} at byte {}: {why}", e.seg, e.offset()))
+}
+
+/// The value of the record `e` points at, checked, if the segment's memory view covers
+/// it; `None` when it must be read from the file instead.
+fn read_mapped(keyspace: u32, key: &[u8], e: &Entry, seg: &SegFile) -> Option<Result<Vec<u8>>> {
+    let map = seg.map.as_ref()?;
+    let start = usize::try_from(e.offset()).ok()?;
+    let len = usize::try_from(e.record_len(key.len())).ok()?;
+    let rec = map.bytes().get(start..start.checked_add(len)?)?;
+    Some(
+        verify_record(rec, keyspace, key)
+            .map(|_| rec[format::RECORD_HEADER_LEN + key.len()..].to_vec())
+            .map_err(|why| record_corrupt(e, why)),
+    )
+}
+
 /// How long a group-commit leader waits for writers about to append.
 const GATHER_MICROS: u64 = 100;
 
@@ -370,29 +388,25 @@ impl Engine {
             if v.expires_at != 0 && v.expires_at <= (self.opts.clock)() {
                 return Ok(None);
             }
-            let file = st.files.get(&v.entry.seg).cloned().ok_or_else(|| {
+            let seg = st.files.get(&v.entry.seg).ok_or_else(|| {
                 Error::Internal(format!("index points at missing segment {}", v.entry.seg))
             })?;
-            (v.entry, file)
+            // A mapped record is copied out under the read lock (no system call, nothing
+            // to wait for); a positioned read happens after the lock is released.
+            if let Some(found) = read_mapped(keyspace, key, &v.entry, seg) {
+                return found.map(Some);
+            }
+            (v.entry, seg.clone())
         };
         self.read_value(keyspace, key, &entry, file.as_ref())
             .map(Some)
     }
 
     fn read_value(&self, keyspace: u32, key: &[u8], e: &Entry, seg: &SegFile) -> Result<Vec<u8>> {
-        let len = e.record_len(key.len());
-        let corrupt = |why: String| {
-            Error::Corruption(format!("segment {} at byte {}: {why}", e.seg, e.offset()))
-        };
-        if let Some(map) = &seg.map {
-            let range = usize::try_from(e.offset())
-                .ok()
-                .and_then(|start| Some(start..start.checked_add(usize::try_from(len).ok()?)?));
-            if let Some(rec) = range.and_then(|r| map.bytes().get(r)) {
-                verify_record(rec, keyspace, key).map_err(corrupt)?;
-                return Ok(rec[format::RECORD_HEADER_LEN + key.len()..].to_vec());
-            }
+        if let Some(found) = read_mapped(keyspace, key, e, seg) {
+            return found;
         }
+        let len = e.record_len(key.len());
         let mut rec = vec![0u8; len as usize];
         seg.file
             .read_exact_at(&mut rec, e.offset())
@@ -403,7 +417,7 @@ impl Engine {
                     Error::io(format!("reading segment {}", e.seg), err)
                 }
             })?;
-        verify_record(&rec, keyspace, key).map_err(corrupt)?;
+        verify_record(&rec, keyspace, key).map_err(|why| record_corrupt(e, why))?;
         rec.drain(..format::RECORD_HEADER_LEN + key.len());
         Ok(rec)
     }
