@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
-use katamari::{Db, Options, SyncMode, WriteBatch};
+use katamari::{Db, IterOptions, Options, SyncMode, TxnOptions, WriteBatch};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------------
@@ -243,6 +243,8 @@ static T_PUT_SINGLE: Tally = Tally::new();
 static T_GET: Tally = Tally::new();
 static T_DURABLE_1: Tally = Tally::new();
 static T_DURABLE_4: Tally = Tally::new();
+static T_READ_TXN: Tally = Tally::new();
+static T_SCAN: Tally = Tally::new();
 
 // ---------------------------------------------------------------------------------------
 // Databases.
@@ -597,6 +599,98 @@ fn durable_interleaved(plan: &Plan, dir: &Path) -> Interleaved {
     }
 }
 
+/// MVCC costs: a read-only transaction around one get, a full ordered scan.
+fn bench_mvcc(c: &mut Criterion, plan: &Plan, db: &Db) {
+    let n = plan.fill_keys;
+    let mut g = c.benchmark_group("mvcc");
+    plan.configure(&mut g);
+    g.throughput(Throughput::Elements(1));
+    let mut rng = SplitMix64::new(SEED_GET ^ 1);
+    let read_only = TxnOptions {
+        read_only: true,
+        ..TxnOptions::default()
+    };
+    g.bench_function(BenchmarkId::new("read_txn_get", n), |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let k = key_at(SEED_FILL, rng.below(n));
+                let mut tx = db.begin_with(read_only).expect("begin");
+                black_box(tx.get(black_box(&k)).expect("get"));
+                tx.commit().expect("commit");
+            }
+            let took = start.elapsed();
+            T_READ_TXN.add(iters, took);
+            took
+        })
+    });
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10.max(plan.samples / 3));
+    g.bench_function(BenchmarkId::new("full_scan", n), |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let mut seen = 0u64;
+                for entry in db.iter(&IterOptions::default()).expect("iter") {
+                    black_box(entry.expect("entry"));
+                    seen += 1;
+                }
+                assert_eq!(seen, n, "a full scan sees every key");
+            }
+            let took = start.elapsed();
+            T_SCAN.add(iters * n, took);
+            took
+        })
+    });
+    g.finish();
+}
+
+/// Share of read-modify-write transactions that hit a conflict: 4 threads increment
+/// counters spread over `hot` keys; each conflict is retried until it commits.
+fn conflict_rate(dir: &Path, hot: u64, per_thread: u64) -> (f64, f64) {
+    let db = open(dir, SyncMode::Never);
+    let attempts = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let (db, attempts) = (&db, &attempts);
+            s.spawn(move || {
+                let mut rng = SplitMix64::new(t + 7);
+                for _ in 0..per_thread {
+                    let key = rng.below(hot).to_be_bytes();
+                    loop {
+                        attempts.fetch_add(1, Ordering::Relaxed);
+                        let mut tx = db.begin().expect("begin");
+                        let n = tx
+                            .get(&key)
+                            .expect("get")
+                            .map_or(0, |v| u64::from_le_bytes(v.try_into().expect("u64")));
+                        tx.put(&key, &(n + 1).to_le_bytes()).expect("put");
+                        match tx.commit() {
+                            Ok(_) => break,
+                            Err(katamari::Error::Conflict) => continue,
+                            Err(e) => panic!("commit: {e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let took = start.elapsed();
+    let total: u64 = (0..hot)
+        .map(|k| {
+            db.get(&k.to_be_bytes())
+                .expect("get")
+                .map_or(0, |v| u64::from_le_bytes(v.try_into().expect("u64")))
+        })
+        .sum();
+    assert_eq!(total, 4 * per_thread, "every increment landed exactly once");
+    let tries = attempts.load(Ordering::Relaxed) as f64;
+    let commits = (4 * per_thread) as f64;
+    db.close().expect("close");
+    ((tries - commits) / tries, commits / took.as_secs_f64())
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -621,6 +715,17 @@ fn summary(plan: &Plan, keydir_beyond: Option<f64>, interleaved: &Interleaved, l
     println!("get, random hit, 1 thread       : {}", rate(&T_GET));
     println!("durable put, 1 thread           : {}", rate(&T_DURABLE_1));
     println!("durable put, 4 threads          : {}", rate(&T_DURABLE_4));
+    println!("read-only txn begin+get+commit  : {}", rate(&T_READ_TXN));
+    if let Some((get, txn)) = T_GET.ops_per_sec().zip(T_READ_TXN.ops_per_sec()) {
+        println!(
+            "  overhead over a bare get      : {:.0}%",
+            (get / txn - 1.0) * 100.0
+        );
+    }
+    println!(
+        "full ordered scan               : {}",
+        rate(&T_SCAN).replace("ops/s", "keys/s")
+    );
     if let Some((four, one)) = T_DURABLE_4.ops_per_sec().zip(T_DURABLE_1.ops_per_sec()) {
         println!("durable 4 threads / 1 thread    : {:.2}x", four / one);
     }
@@ -707,7 +812,19 @@ fn main() {
     };
     bench_put(&mut c, &plan, tmp.path());
     bench_get(&mut c, &plan, &get_db);
+    bench_mvcc(&mut c, &plan, &get_db);
     get_db.close().expect("close get database");
+    if !skip_report {
+        let per_thread = if plan.quick { 200 } else { 20_000 };
+        for hot in [10u64, 1_000] {
+            let dir = tmp.path().join(format!("contention-{hot}"));
+            let (rate, tps) = conflict_rate(&dir, hot, per_thread);
+            println!(
+                "conflicts, 4 threads over {hot:>5} hot keys: {:.1}% of attempts ({tps:.0} commits/s)",
+                rate * 100.0
+            );
+        }
+    }
     drop(get_db);
 
     c.final_summary();

@@ -212,23 +212,27 @@ impl Iter {
 
     /// Moves to the next entry in iteration order; `None` at the end.
     pub fn next_entry(&mut self) -> Result<Option<(&[u8], &[u8])>> {
+        self.current = self.advance()?;
+        Ok(self.current())
+    }
+
+    /// Takes the next entry in iteration order, refilling the buffer when it runs dry.
+    fn advance(&mut self) -> Result<Option<Entry>> {
         if self.buf.is_empty() && !self.drained {
             let (items, exhausted) = self.fetch(&self.from, self.reverse, self.batch)?;
             self.batch = (self.batch * 2).min(MAX_BATCH);
             self.drained = exhausted;
             self.buf.extend(items);
         }
-        match self.buf.pop_front() {
-            Some(item) => {
-                self.from = Bound::Excluded(item.0.clone());
-                self.current = Some(item);
-            }
-            None => {
-                self.current = None;
-                self.drained = true;
-            }
+        let item = self.buf.pop_front();
+        match &item {
+            // The next refill starts after the last entry taken: record it once per
+            // buffer, not once per entry.
+            Some((k, _)) if self.buf.is_empty() => self.from = Bound::Excluded(k.clone()),
+            Some(_) => {}
+            None => self.drained = true,
         }
-        Ok(self.current())
+        Ok(item)
     }
 
     /// Moves to the previous entry in iteration order; `None` before the first.
@@ -323,11 +327,8 @@ impl Iterator for Iter {
         if let Err(e) = self.check_open() {
             return Some(Err(e));
         }
-        match self.next_entry() {
-            Ok(Some((k, v))) => Some(Ok((k.to_vec(), v.to_vec()))),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        }
+        self.current = None;
+        self.advance().transpose()
     }
 }
 
