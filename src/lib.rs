@@ -21,7 +21,7 @@ mod txn;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -128,21 +128,31 @@ struct BatchOp {
     val_len: usize,
     /// Time to live, counted from the moment the batch is written.
     ttl: Option<Duration>,
+    /// The database of the operation's keyspace (none for the default keyspace, which
+    /// every database has).
+    owner: Option<Weak<Shared>>,
 }
 
 impl WriteBatch {
     pub fn new() -> Self {
         Self::default()
     }
-    fn push(&mut self, keyspace: u32, kind: RecordKind, key: &[u8], value: &[u8]) -> Result<()> {
+    fn push(
+        &mut self,
+        ks: Option<&Keyspace>,
+        kind: RecordKind,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
         engine::check_limits(key, value)?;
         self.ops.push(BatchOp {
-            keyspace,
+            keyspace: ks.map_or(DEFAULT_KEYSPACE, |k| k.id),
             kind,
             at: self.data.len(),
             key_len: key.len(),
             val_len: value.len(),
             ttl: None,
+            owner: ks.map(|k| Arc::downgrade(&k.db.shared)),
         });
         self.data.extend_from_slice(key);
         self.data.extend_from_slice(value);
@@ -150,12 +160,12 @@ impl WriteBatch {
     }
     /// Adds a put; fails with [`Error::TooLarge`] (and adds nothing) over the limits.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<&mut Self> {
-        self.push(DEFAULT_KEYSPACE, RecordKind::Put, key, value)?;
+        self.push(None, RecordKind::Put, key, value)?;
         Ok(self)
     }
     /// Adds a put whose key expires `ttl` after the batch is written.
     pub fn put_with_ttl(&mut self, key: &[u8], value: &[u8], ttl: Duration) -> Result<&mut Self> {
-        self.push(DEFAULT_KEYSPACE, RecordKind::Put, key, value)?;
+        self.push(None, RecordKind::Put, key, value)?;
         if let Some(op) = self.ops.last_mut() {
             op.ttl = Some(ttl);
         }
@@ -163,17 +173,17 @@ impl WriteBatch {
     }
     /// Adds a delete; fails with [`Error::TooLarge`] (and adds nothing) over the limit.
     pub fn delete(&mut self, key: &[u8]) -> Result<&mut Self> {
-        self.push(DEFAULT_KEYSPACE, RecordKind::Delete, key, &[])?;
+        self.push(None, RecordKind::Delete, key, &[])?;
         Ok(self)
     }
     /// Adds a put to keyspace `ks`.
     pub fn put_in(&mut self, ks: &Keyspace, key: &[u8], value: &[u8]) -> Result<&mut Self> {
-        self.push(ks.id, RecordKind::Put, key, value)?;
+        self.push(Some(ks), RecordKind::Put, key, value)?;
         Ok(self)
     }
     /// Adds a delete to keyspace `ks`.
     pub fn delete_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<&mut Self> {
-        self.push(ks.id, RecordKind::Delete, key, &[])?;
+        self.push(Some(ks), RecordKind::Delete, key, &[])?;
         Ok(self)
     }
     /// Number of operations.
@@ -243,6 +253,17 @@ impl Db {
 
     /// Runs `f` on the engine unless the database is closed. Close waits for calls in
     /// flight.
+    /// Fails unless `ks` is a keyspace of this database.
+    pub(crate) fn check_owns(&self, ks: &Keyspace) -> Result<()> {
+        if Arc::ptr_eq(&self.shared, &ks.db.shared) {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(
+                "the keyspace belongs to another database".into(),
+            ))
+        }
+    }
+
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Engine) -> Result<T>) -> Result<T> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -328,6 +349,15 @@ impl Db {
 
     /// Commits every operation of `batch` atomically, in order.
     pub fn write(&self, batch: &WriteBatch) -> Result<()> {
+        let foreign = batch.ops.iter().filter_map(|o| o.owner.as_ref());
+        if foreign
+            .into_iter()
+            .any(|w| !std::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.shared)))
+        {
+            return Err(Error::InvalidArgument(
+                "the batch uses a keyspace of another database".into(),
+            ));
+        }
         self.with(|e| e.write(&batch.op_refs(e.now())).map(|_| ()))
     }
 

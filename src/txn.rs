@@ -184,10 +184,12 @@ impl Txn {
 
     /// [`Txn::get`] in keyspace `ks`.
     pub fn get_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.check_owns(ks)?;
         self.get_ks(ks.id, key)
     }
     /// [`Txn::put`] in keyspace `ks`.
     pub fn put_in(&mut self, ks: &Keyspace, key: &[u8], value: &[u8]) -> Result<()> {
+        self.db.check_owns(ks)?;
         self.put_ks(ks.id, key, value, 0)
     }
     /// [`Txn::put_with_ttl`] in keyspace `ks`.
@@ -198,15 +200,18 @@ impl Txn {
         value: &[u8],
         ttl: Duration,
     ) -> Result<()> {
+        self.db.check_owns(ks)?;
         let at = self.db.expiry_after(ttl)?;
         self.put_ks(ks.id, key, value, at)
     }
     /// [`Txn::delete`] in keyspace `ks`.
     pub fn delete_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<()> {
+        self.db.check_owns(ks)?;
         self.delete_ks(ks.id, key)
     }
     /// [`Txn::iter`] over keyspace `ks`.
     pub fn iter_in(&mut self, ks: &Keyspace, opts: &IterOptions) -> Result<Iter> {
+        self.db.check_owns(ks)?;
         self.iter_ks(ks.id, opts)
     }
 

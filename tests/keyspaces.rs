@@ -113,3 +113,38 @@ fn one_transaction_and_one_batch_span_keyspaces() {
     assert!(db.keyspace(b"").is_err());
     assert!(db.keyspace(b"\0internal").is_err());
 }
+
+#[test]
+fn a_keyspace_of_another_database_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = open(&tmp.path().join("a"));
+    let b = open(&tmp.path().join("b"));
+    let _mine = a.keyspace(b"mine").unwrap();
+    let theirs = b.keyspace(b"theirs").unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put_in(&theirs, b"k", b"v").unwrap();
+    assert!(matches!(a.write(&batch), Err(Error::InvalidArgument(_))));
+    b.write(&batch).unwrap();
+    assert_eq!(theirs.get(b"k").unwrap().unwrap(), b"v");
+    let mut t = a.begin().unwrap();
+    assert!(matches!(
+        t.put_in(&theirs, b"k", b"x"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        t.get_in(&theirs, b"k"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        t.delete_in(&theirs, b"k"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(t.iter_in(&theirs, &IterOptions::default()).is_err());
+    t.commit().unwrap();
+    let mine = a.keyspace(b"mine").unwrap();
+    assert_eq!(
+        mine.get(b"k").unwrap(),
+        None,
+        "nothing leaked into a's keyspace"
+    );
+}

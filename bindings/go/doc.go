@@ -1,0 +1,47 @@
+// Package katamari is the Go binding of Katamari, an embedded log-structured storage
+// engine: a key-value store with atomic batches, MVCC snapshot transactions, ordered
+// prefix and range iteration, TTLs and named keyspaces.
+//
+// It wraps the C API (include/katamari.h) with cgo. By default it links the static
+// library of the repository it lives in, so build that first:
+//
+//	cargo build --release              # at the repository root
+//	cd bindings/go && go test ./...
+//
+// With the build tag katamari_system it links an installed libkatamari instead (see
+// link_system.go).
+//
+// # Usage
+//
+//	db, err := katamari.Open("/var/lib/app/data")
+//	if err != nil { ... }
+//	defer db.Close()
+//
+//	err = db.Put([]byte("greeting"), []byte("hello"))
+//	v, err := db.Get([]byte("greeting"))
+//	if errors.Is(err, katamari.ErrNotFound) { ... }
+//
+//	err = db.Update(func(tx *katamari.Tx) error {
+//		return tx.Put([]byte("a"), []byte("1"))
+//	})
+//
+//	for k, v := range db.All(&katamari.IterOptions{Prefix: []byte("user:")}) { ... }
+//
+// # Errors
+//
+// Failed calls return *Error, carrying the library's status Code, the operation and
+// the library's message. Test the code with errors.Is and the sentinels (ErrNotFound,
+// ErrConflict, ErrClosed, ErrLocked, ...). A lookup of a missing key returns
+// ErrNotFound itself; an empty value is a non-nil empty slice, so missing and empty
+// stay distinct.
+//
+// # Memory and concurrency
+//
+// Arguments are passed to C as pointer and length and copied by the library; results
+// are copied into Go memory, so every returned slice belongs to the caller. A DB,
+// Keyspace, Tx and Batch may be used from many goroutines; an Iterator by one at a
+// time. Close is idempotent and waits for calls in flight; later calls, on the DB and
+// on every handle made from it, return ErrClosed. Handles that are dropped without
+// Close are released by runtime cleanups, but only as a safety net: a DB left open
+// keeps its directory locked until the garbage collector runs.
+package katamari

@@ -1,0 +1,296 @@
+package katamari_test
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	katamari "github.com/katamari-db/katamari/bindings/go"
+)
+
+// tempDir returns a fresh directory for an example; a real program uses its own path.
+func tempDir() string {
+	dir, err := os.MkdirTemp("", "katamari-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return filepath.Join(dir, "db")
+}
+
+func Example() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	if err := db.Put([]byte("greeting"), []byte("hello, world")); err != nil {
+		log.Fatal(err)
+	}
+	v, err := db.Get([]byte("greeting"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s\n", v)
+
+	_, err = db.Get([]byte("missing"))
+	fmt.Println(errors.Is(err, katamari.ErrNotFound))
+	// Output:
+	// hello, world
+	// true
+}
+
+func ExampleOpen() {
+	dir := tempDir()
+	db, err := katamari.Open(dir,
+		katamari.WithSync(katamari.SyncInterval, 100*time.Millisecond),
+		katamari.WithSegmentSize(64<<20),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	// The directory is locked while open.
+	_, err = katamari.Open(dir)
+	fmt.Println(errors.Is(err, katamari.ErrLocked))
+	// Output: true
+}
+
+func ExampleDB_Update() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	// Move 10 from a to b atomically; an error from the function rolls back.
+	db.Put([]byte("a"), []byte("30"))
+	db.Put([]byte("b"), []byte("0"))
+	err = db.Update(func(tx *katamari.Tx) error {
+		var a, b int
+		va, err := tx.Get([]byte("a"))
+		if err != nil {
+			return err
+		}
+		vb, err := tx.Get([]byte("b"))
+		if err != nil {
+			return err
+		}
+		fmt.Sscan(string(va), &a)
+		fmt.Sscan(string(vb), &b)
+		if err := tx.Put([]byte("a"), fmt.Append(nil, a-10)); err != nil {
+			return err
+		}
+		return tx.Put([]byte("b"), fmt.Append(nil, b+10))
+	})
+	if errors.Is(err, katamari.ErrConflict) {
+		// Another transaction changed a or b first; nothing was written. Retry.
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	a, _ := db.Get([]byte("a"))
+	b, _ := db.Get([]byte("b"))
+	fmt.Printf("a=%s b=%s\n", a, b)
+	// Output: a=20 b=10
+}
+
+func ExampleDB_View() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	db.Put([]byte("k"), []byte("v"))
+
+	err = db.View(func(tx *katamari.Tx) error {
+		v, err := tx.Get([]byte("k"))
+		fmt.Printf("read %s\n", v)
+		if err != nil {
+			return err
+		}
+		return tx.Put([]byte("k"), []byte("new")) // read-only
+	})
+	fmt.Println(errors.Is(err, katamari.ErrReadOnly))
+	// Output:
+	// read v
+	// true
+}
+
+func ExampleDB_Begin() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	t1, _ := db.Begin(nil)
+	defer t1.Rollback()
+	t2, _ := db.Begin(nil)
+	defer t2.Rollback()
+	t1.Put([]byte("k"), []byte("from t1"))
+	t2.Put([]byte("k"), []byte("from t2"))
+	fmt.Println(t1.Commit())
+	err = t2.Commit() // first committer wins
+	fmt.Println(errors.Is(err, katamari.ErrConflict))
+	// Output:
+	// <nil>
+	// true
+}
+
+func ExampleDB_Iterator() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range []string{"user:1", "user:2", "user:3", "order:1"} {
+		db.Put([]byte(k), []byte("v"))
+	}
+
+	it, err := db.Iterator(&katamari.IterOptions{Prefix: []byte("user:"), Reverse: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer it.Close()
+	for it.Next() {
+		fmt.Printf("%s\n", it.Key())
+	}
+	if err := it.Err(); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// user:3
+	// user:2
+	// user:1
+}
+
+func ExampleIterator_Seek() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range []string{"a", "c", "e"} {
+		db.Put([]byte(k), nil)
+	}
+	it, _ := db.Iterator(nil)
+	defer it.Close()
+	it.Seek([]byte("b"))
+	it.Next()
+	fmt.Printf("after Seek(b): %s\n", it.Key())
+	it.Prev()
+	fmt.Printf("Prev: %s\n", it.Key())
+	// Output:
+	// after Seek(b): c
+	// Prev: a
+}
+
+func ExampleDB_Scan() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	db.Put([]byte("a"), []byte("1"))
+	db.Put([]byte("b"), []byte("2"))
+	db.Put([]byte("c"), []byte("3"))
+
+	seq, errf := db.Scan(&katamari.IterOptions{Start: []byte("b")})
+	for k, v := range seq {
+		fmt.Printf("%s=%s\n", k, v)
+	}
+	if err := errf(); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// b=2
+	// c=3
+}
+
+func ExampleDB_All() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	db.Put([]byte("x:1"), []byte("one"))
+	db.Put([]byte("x:2"), []byte("two"))
+	for k, v := range db.All(&katamari.IterOptions{Prefix: []byte("x:")}) {
+		fmt.Printf("%s=%s\n", k, v)
+	}
+	// Output:
+	// x:1=one
+	// x:2=two
+}
+
+func ExampleBatch() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	b := katamari.NewBatch()
+	defer b.Close()
+	b.Put([]byte("a"), []byte("1"))
+	b.Put([]byte("b"), []byte("2"))
+	b.Delete([]byte("a"))
+	if err := db.Write(b); err != nil { // all or nothing
+		log.Fatal(err)
+	}
+	_, err = db.Get([]byte("a"))
+	v, _ := db.Get([]byte("b"))
+	fmt.Println(b.Len(), errors.Is(err, katamari.ErrNotFound), string(v))
+	// Output: 3 true 2
+}
+
+func ExampleDB_Keyspace() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	users, err := db.Keyspace("users")
+	if err != nil {
+		log.Fatal(err)
+	}
+	users.Put([]byte("1"), []byte("Ada"))
+	db.Put([]byte("1"), []byte("default keyspace"))
+
+	// One transaction across keyspaces.
+	db.Update(func(tx *katamari.Tx) error {
+		return tx.PutIn(users, []byte("2"), []byte("Grace"))
+	})
+	for k, v := range users.All(nil) {
+		fmt.Printf("users %s=%s\n", k, v)
+	}
+	names, _ := db.Keyspaces()
+	fmt.Println(names)
+	// Output:
+	// users 1=Ada
+	// users 2=Grace
+	// [users]
+}
+
+func ExampleError() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	db.Close()
+
+	err = db.Put([]byte("k"), []byte("v"))
+	var kerr *katamari.Error
+	if errors.As(err, &kerr) {
+		fmt.Println(kerr.Code == katamari.CodeClosed, kerr.Op)
+	}
+	fmt.Println(errors.Is(err, katamari.ErrClosed))
+	// Output:
+	// true put
+	// true
+}

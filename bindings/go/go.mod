@@ -1,0 +1,3 @@
+module github.com/katamari-db/katamari/bindings/go
+
+go 1.24

@@ -1,0 +1,5 @@
+//go:build !race
+
+package katamari
+
+const raceEnabled = false
