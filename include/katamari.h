@@ -798,6 +798,52 @@ kat_status kat_txn_get_in(struct kat_txn *txn,
                           struct kat_error **err);
 
 /**
+ * `kat_txn_contains` in keyspace `ks` (no value is read).
+ *
+ * # Safety
+ * `txn`, `ks` NULL or live; `key` readable for `key_len`; `found`, `err` NULL or
+ * writable.
+ */
+kat_status kat_txn_contains_in(struct kat_txn *txn,
+                               const struct kat_keyspace *ks,
+                               const uint8_t *key,
+                               size_t key_len,
+                               bool *found,
+                               struct kat_error **err);
+
+/**
+ * `kat_txn_put_ttl` in keyspace `ks`.
+ *
+ * # Safety
+ * `txn`, `ks` NULL or live; `key`/`val` readable for their lengths; `err` NULL or
+ * writable.
+ */
+kat_status kat_txn_put_ttl_in(struct kat_txn *txn,
+                              const struct kat_keyspace *ks,
+                              const uint8_t *key,
+                              size_t key_len,
+                              const uint8_t *val,
+                              size_t val_len,
+                              uint64_t ttl_ms,
+                              struct kat_error **err);
+
+/**
+ * `kat_batch_put_ttl` into keyspace `ks`.
+ *
+ * # Safety
+ * `b`, `ks` NULL or live; `key`/`val` readable for their lengths; `err` NULL or
+ * writable.
+ */
+kat_status kat_batch_put_ttl_in(struct kat_batch *b,
+                                const struct kat_keyspace *ks,
+                                const uint8_t *key,
+                                size_t key_len,
+                                const uint8_t *val,
+                                size_t val_len,
+                                uint64_t ttl_ms,
+                                struct kat_error **err);
+
+/**
  * `kat_txn_put` in keyspace `ks`.
  *
  * # Safety

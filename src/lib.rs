@@ -181,6 +181,20 @@ impl WriteBatch {
         self.push(Some(ks), RecordKind::Put, key, value)?;
         Ok(self)
     }
+    /// Adds a put to keyspace `ks` whose key expires `ttl` after the batch is written.
+    pub fn put_with_ttl_in(
+        &mut self,
+        ks: &Keyspace,
+        key: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<&mut Self> {
+        self.push(Some(ks), RecordKind::Put, key, value)?;
+        if let Some(op) = self.ops.last_mut() {
+            op.ttl = Some(ttl);
+        }
+        Ok(self)
+    }
     /// Adds a delete to keyspace `ks`.
     pub fn delete_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<&mut Self> {
         self.push(Some(ks), RecordKind::Delete, key, &[])?;

@@ -104,7 +104,25 @@ impl Txn {
 
     /// Whether `key` is present in this transaction's view.
     pub fn contains(&mut self, key: &[u8]) -> Result<bool> {
-        Ok(self.get(key)?.is_some())
+        self.contains_ks(DEFAULT_KEYSPACE, key)
+    }
+
+    pub(crate) fn contains_ks(&mut self, keyspace: u32, key: &[u8]) -> Result<bool> {
+        self.check_active()?;
+        if let Some(p) = self.writes.get(&(keyspace, key.to_vec())) {
+            return Ok(match p {
+                Pending::Put { expires_at, .. } => {
+                    let now = self.db.with(|e| Ok(e.now()))?;
+                    *expires_at == 0 || *expires_at > now
+                }
+                Pending::Delete => false,
+            });
+        }
+        if self.opts.serializable {
+            self.reads.push((keyspace, key.to_vec()));
+        }
+        let snap = self.snapshot;
+        self.db.with(|e| e.contains_at(keyspace, key, snap))
     }
 
     /// Sets `key` to `value` when the transaction commits.
@@ -186,6 +204,11 @@ impl Txn {
     pub fn get_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.db.check_owns(ks)?;
         self.get_ks(ks.id, key)
+    }
+    /// [`Txn::contains`] in keyspace `ks`.
+    pub fn contains_in(&mut self, ks: &Keyspace, key: &[u8]) -> Result<bool> {
+        self.db.check_owns(ks)?;
+        self.contains_ks(ks.id, key)
     }
     /// [`Txn::put`] in keyspace `ks`.
     pub fn put_in(&mut self, ks: &Keyspace, key: &[u8], value: &[u8]) -> Result<()> {

@@ -464,10 +464,15 @@ impl Engine {
 
     /// Whether `key` has a live (unexpired) value.
     pub fn contains(&self, keyspace: u32, key: &[u8]) -> Result<bool> {
+        self.contains_at(keyspace, key, u64::MAX)
+    }
+
+    /// Whether `key` has a live value as of snapshot `snap` (no value is read).
+    pub fn contains_at(&self, keyspace: u32, key: &[u8], snap: u64) -> Result<bool> {
         let st = self.state.read();
         Ok(st
             .keydir
-            .get_at(keyspace, key, u64::MAX)
+            .get_at(keyspace, key, snap)
             .is_some_and(|v| v.expires_at == 0 || v.expires_at > (self.opts.clock)()))
     }
 

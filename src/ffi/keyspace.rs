@@ -276,6 +276,98 @@ pub unsafe extern "C" fn kat_txn_get_in(
     }
 }
 
+/// `kat_txn_contains` in keyspace `ks` (no value is read).
+///
+/// # Safety
+/// `txn`, `ks` NULL or live; `key` readable for `key_len`; `found`, `err` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn kat_txn_contains_in(
+    txn: *mut kat_txn,
+    ks: *const kat_keyspace,
+    key: *const u8,
+    key_len: usize,
+    found: *mut bool,
+    err: *mut *mut kat_error,
+) -> kat_status {
+    // SAFETY: per the contract.
+    unsafe {
+        boundary(err, || {
+            let t = handle_mut(txn, "txn")?;
+            let ks = ks_ref(ks)?;
+            out_param(found, "found")?;
+            let f = t.txn.contains_in(ks, bytes(key, key_len, "key")?)?;
+            found.write(f);
+            Ok(())
+        })
+    }
+}
+
+/// `kat_txn_put_ttl` in keyspace `ks`.
+///
+/// # Safety
+/// `txn`, `ks` NULL or live; `key`/`val` readable for their lengths; `err` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn kat_txn_put_ttl_in(
+    txn: *mut kat_txn,
+    ks: *const kat_keyspace,
+    key: *const u8,
+    key_len: usize,
+    val: *const u8,
+    val_len: usize,
+    ttl_ms: u64,
+    err: *mut *mut kat_error,
+) -> kat_status {
+    // SAFETY: per the contract.
+    unsafe {
+        boundary(err, || {
+            let t = handle_mut(txn, "txn")?;
+            let ks = ks_ref(ks)?;
+            let ttl = ttl_from_ms(ttl_ms)?;
+            t.txn.put_with_ttl_in(
+                ks,
+                bytes(key, key_len, "key")?,
+                bytes(val, val_len, "value")?,
+                ttl,
+            )
+        })
+    }
+}
+
+/// `kat_batch_put_ttl` into keyspace `ks`.
+///
+/// # Safety
+/// `b`, `ks` NULL or live; `key`/`val` readable for their lengths; `err` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn kat_batch_put_ttl_in(
+    b: *mut kat_batch,
+    ks: *const kat_keyspace,
+    key: *const u8,
+    key_len: usize,
+    val: *const u8,
+    val_len: usize,
+    ttl_ms: u64,
+    err: *mut *mut kat_error,
+) -> kat_status {
+    // SAFETY: per the contract.
+    unsafe {
+        boundary(err, || {
+            let b = handle_mut(b, "batch")?;
+            let ks = ks_ref(ks)?;
+            let ttl = ttl_from_ms(ttl_ms)?;
+            b.batch.put_with_ttl_in(
+                ks,
+                bytes(key, key_len, "key")?,
+                bytes(val, val_len, "value")?,
+                ttl,
+            )?;
+            Ok(())
+        })
+    }
+}
+
 /// `kat_txn_put` in keyspace `ks`.
 ///
 /// # Safety

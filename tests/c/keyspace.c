@@ -128,8 +128,19 @@ int main(int argc, char **argv)
     CHECK(klen == 2 && memcmp(key, "a2", 2) == 0); /* a1 deleted in the txn */
     CHECK_NOT_FOUND(kat_iter_next(it, &key, &klen, NULL, NULL, &err), err);
     kat_iter_free(it);
+    found = true;
+    CHECK_OK(kat_txn_contains_in(t, users, K("a1"), &found, &err), err);
+    CHECK(!found); /* deleted in the txn */
+    CHECK_OK(kat_txn_contains_in(t, orders, K("t"), &found, &err), err);
+    CHECK(found); /* written in the txn */
+    CHECK_OK(kat_txn_contains_in(t, users, K("a2"), &found, &err), err);
+    CHECK(found); /* in the snapshot */
+    CHECK_OK(kat_txn_put_ttl_in(t, users, K("tt"), K("ttl"), 3600000, &err), err);
+    CHECK_FAIL(kat_txn_put_ttl_in(t, users, K("tt"), K("ttl"), 0, &err), KAT_INVALID_ARGUMENT,
+               err);
     CHECK_OK(kat_txn_commit(t, &err), err);
     kat_txn_free(t);
+    check_get(users, "tt", "ttl");
     check_get(users, "t", "u");
     check_get(orders, "t", "o");
     check_get(users, "a1", NULL);
@@ -140,8 +151,12 @@ int main(int argc, char **argv)
     CHECK_OK(kat_batch_put_in(b, users, K("b"), K("1"), &err), err);
     CHECK_OK(kat_batch_put_in(b, orders, K("b"), K("2"), &err), err);
     CHECK_OK(kat_batch_delete_in(b, users, K("t"), &err), err);
+    CHECK_OK(kat_batch_put_ttl_in(b, orders, K("bt"), K("soon"), 3600000, &err), err);
+    CHECK_FAIL(kat_batch_put_ttl_in(b, orders, K("x"), K("y"), 0, &err), KAT_INVALID_ARGUMENT,
+               err);
     CHECK_OK(kat_db_write(db, b, &err), err);
     kat_batch_free(b);
+    check_get(orders, "bt", "soon");
     check_get(users, "b", "1");
     check_get(orders, "b", "2");
     check_get(users, "t", NULL);
@@ -168,10 +183,15 @@ int main(int argc, char **argv)
     CHECK_FAIL(kat_txn_get_in(t, NULL, K("k"), &v, &err), KAT_INVALID_ARGUMENT, err);
     CHECK_FAIL(kat_txn_delete_in(NULL, users, K("k"), &err), KAT_INVALID_ARGUMENT, err);
     CHECK_FAIL(kat_txn_iter_new_in(t, NULL, NULL, &it, &err), KAT_INVALID_ARGUMENT, err);
+    CHECK_FAIL(kat_txn_contains_in(t, users, K("k"), NULL, &err), KAT_INVALID_ARGUMENT, err);
+    CHECK_FAIL(kat_txn_put_ttl_in(t, NULL, K("k"), K("v"), 5, &err), KAT_INVALID_ARGUMENT,
+               err);
     kat_txn_free(t);
     CHECK_STATUS(kat_batch_new(&b), KAT_OK);
     CHECK_FAIL(kat_batch_put_in(b, NULL, K("k"), K("v"), &err), KAT_INVALID_ARGUMENT, err);
     CHECK_FAIL(kat_batch_delete_in(b, NULL, K("k"), &err), KAT_INVALID_ARGUMENT, err);
+    CHECK_FAIL(kat_batch_put_ttl_in(b, NULL, K("k"), K("v"), 5, &err), KAT_INVALID_ARGUMENT,
+               err);
     kat_batch_free(b);
     kat_keyspace_free(NULL);
 
