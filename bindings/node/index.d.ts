@@ -207,7 +207,7 @@ export declare class TransactionView<KE extends Encoding, VE extends Encoding> {
   hasSync (key: Encodable<KE>): boolean
   put (key: Encodable<KE>, value: Encodable<VE>): Promise<void>
   putSync (key: Encodable<KE>, value: Encodable<VE>): void
-  /** Not available in a keyspace view (the C API has none): KAT_INVALID_ARGUMENT. */
+  /** The key expires `ttlMs` (at least 1) milliseconds from now. */
   putTTL (key: Encodable<KE>, value: Encodable<VE>, ttlMs: number): Promise<void>
   putTTLSync (key: Encodable<KE>, value: Encodable<VE>, ttlMs: number): void
   delete (key: Encodable<KE>): Promise<void>

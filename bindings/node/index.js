@@ -445,7 +445,6 @@ class KV {
       if (op.type === 'put') {
         const ttl = op.ttl
         if (ttl !== undefined && ttl !== null) {
-          if (ksHandle !== null) throw invalid('batch: ttl is not supported in a keyspace (no C API)')
           flat[j++] = 2
         } else {
           flat[j++] = 0

@@ -554,17 +554,9 @@ static void perform(req *r)
             break;
         default:
             lock(h);
-            if (r->ks) {
-                /* There is no kat_txn_contains_in: read the value and drop it. */
-                kat_buf tmp = {NULL, 0};
-                r->st = kat_txn_get_in(h->u.txn, r->ks->u.ks, r->key, r->klen, &tmp, &r->err);
-                r->found = r->st == KAT_OK;
-                if (r->st == KAT_NOT_FOUND)
-                    r->st = KAT_OK;
-                kat_buf_free(&tmp);
-            } else {
-                r->st = kat_txn_contains(h->u.txn, r->key, r->klen, &r->found, &r->err);
-            }
+            r->st = r->ks ? kat_txn_contains_in(h->u.txn, r->ks->u.ks, r->key, r->klen,
+                                                &r->found, &r->err)
+                          : kat_txn_contains(h->u.txn, r->key, r->klen, &r->found, &r->err);
             unlock(h);
         }
         break;
@@ -594,13 +586,11 @@ static void perform(req *r)
                                          &r->err);
             break;
         default:
-            if (r->ks) {
-                r->st = KAT_INVALID_ARGUMENT;
-                r->msg = "the C API has no TTL put for a transaction in a keyspace";
-                break;
-            }
             lock(h);
-            r->st = kat_txn_put_ttl(h->u.txn, r->key, r->klen, r->val, r->vlen, r->ttl, &r->err);
+            r->st = r->ks ? kat_txn_put_ttl_in(h->u.txn, r->ks->u.ks, r->key, r->klen, r->val,
+                                               r->vlen, r->ttl, &r->err)
+                          : kat_txn_put_ttl(h->u.txn, r->key, r->klen, r->val, r->vlen, r->ttl,
+                                            &r->err);
             unlock(h);
         }
         break;
@@ -1390,12 +1380,8 @@ static napi_value write_call(napi_env env, napi_callback_info info, bool async)
                     : kat_batch_delete(b, k.p, k.n, &err);
             break;
         case 2:
-            if (ks) {
-                st = KAT_INVALID_ARGUMENT;
-                msg = "the C API has no TTL put for a batch in a keyspace";
-            } else {
-                st = kat_batch_put_ttl(b, k.p, k.n, v.p, v.n, ttl, &err);
-            }
+            st = ks ? kat_batch_put_ttl_in(b, ks->u.ks, k.p, k.n, v.p, v.n, ttl, &err)
+                    : kat_batch_put_ttl(b, k.p, k.n, v.p, v.n, ttl, &err);
             break;
         default:
             st = KAT_INVALID_ARGUMENT;

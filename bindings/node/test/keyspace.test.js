@@ -52,7 +52,7 @@ test('keyspace calls and isolation from the default keyspace', async () => {
   assert.equal(db.getSync('x'), 'def')
   await a.batch().put('c1', '1').put('c2', '2').write()
   a.batchSync([{ type: 'put', key: 'c3', value: '3' }])
-  await rejectsCode(db.batch([{ type: 'put', key: 'x', value: '1', keyspace: a, ttl: 10 }]), 'KAT_INVALID_ARGUMENT')
+  await rejectsCode(db.batch([{ type: 'put', key: 'x', value: '1', keyspace: a, ttl: 0 }]), 'KAT_INVALID_ARGUMENT')
   await rejectsCode(db.batch([{ type: 'put', key: 'x', value: '1', keyspace: 'a' }]), 'KAT_INVALID_ARGUMENT')
 
   // Iterators stay inside the keyspace.
@@ -97,5 +97,41 @@ test('dropKeyspace, and bad names', async () => {
   await rejectsCode(db.dropKeyspace(17), 'KAT_INVALID_ARGUMENT')
   db.keyspace('x'.repeat(255)).putSync('k', 'v')
   assert.deepEqual(await db.keyspaces(), ['kept', 'x'.repeat(255)])
+  await db.close()
+})
+
+test('TTL puts in a keyspace batch', async () => {
+  const db = katamari.open(dbdir(), { sync: 'never', keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  const a = db.keyspace('a')
+  // Array form, async and sync, from the database and from the keyspace.
+  await db.batch([{ type: 'put', key: 'long', value: 'L', keyspace: a, ttl: 60000 }])
+  db.batchSync([{ type: 'put', key: 'longSync', value: 'LS', keyspace: a, ttl: 60000 }])
+  await a.batch([{ type: 'put', key: 'own', value: 'O', ttl: 60000 }])
+  // Chained form.
+  await db.batch().put('chained', 'C', { keyspace: a, ttl: 60000 }).write()
+  await a.batch().put('chained2', 'C2', { ttl: 60000 }).write()
+  assert.equal(a.getSync('long'), 'L')
+  assert.equal(await a.get('longSync'), 'LS')
+  assert.equal(a.getSync('own'), 'O')
+  assert.equal(a.getSync('chained'), 'C')
+  assert.equal(a.getSync('chained2'), 'C2')
+  assert.equal(db.hasSync('long'), false, 'went to the keyspace, not the default one')
+  assert.equal(db.hasSync('chained'), false)
+
+  // With a 1 ms TTL the keys disappear after a short wait.
+  await db.batch([
+    { type: 'put', key: 'short', value: 's', keyspace: a, ttl: 1 },
+    { type: 'put', key: 'plain', value: 'p', keyspace: a }
+  ])
+  db.batchSync([{ type: 'put', key: 'shortSync', value: 's', keyspace: a, ttl: 1 }])
+  await a.batch().put('shortChained', 's', { ttl: 1 }).write()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.equal(a.hasSync('short'), false)
+  assert.equal(await a.has('shortSync'), false)
+  assert.equal(a.hasSync('shortChained'), false)
+  assert.equal(await a.tryGet('short'), undefined)
+  assert.equal(a.getSync('plain'), 'p', 'a put without ttl stays')
+  assert.equal(a.getSync('long'), 'L', 'a long ttl has not expired')
+  throwsCode(() => db.batchSync([{ type: 'put', key: 'x', value: '1', keyspace: a, ttl: 1.5 }]), 'KAT_INVALID_ARGUMENT')
   await db.close()
 })

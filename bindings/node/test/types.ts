@@ -72,6 +72,7 @@ async function usage (): Promise<void> {
   await db.dropKeyspace('users')
   db.dropKeyspaceSync('docs')
   await db.batch([{ type: 'put', key: 'a', value: 'b', keyspace: ks }])
+  await db.batch([{ type: 'put', key: 'a', value: 'b', keyspace: ks, ttl: 1000 }])
 
   // Transactions.
   const out: number = await db.transaction(async (tx) => {
@@ -81,6 +82,8 @@ async function usage (): Promise<void> {
     tx.putSync('m', 'x')
     tx.putTTLSync('t', 'x', 5)
     await tx.keyspace(ks).put('a', 'b')
+    await tx.keyspace(ks).putTTL('a', 'b', 1000)
+    const ksHas: boolean = await tx.keyspace(ks).has('a')
     await tx.keyspace('other').delete('a')
     const inTx: Array<[Buffer, Buffer]> = await tx.iterator({ prefix: 'n' }).all()
     return 1
