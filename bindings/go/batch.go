@@ -119,6 +119,20 @@ func (b *Batch) PutIn(ks *Keyspace, key, value []byte) error {
 	return statusError("batch.put_in", st, cerr)
 }
 
+// PutTTLIn adds a put in keyspace ks whose key expires ttl after the batch is written
+// (see PutTTL and PutIn).
+func (b *Batch) PutTTLIn(ks *Keyspace, key, value []byte, ttl time.Duration) error {
+	if err := b.lockIn("batch.put_ttl_in", ks); err != nil {
+		return err
+	}
+	defer b.unlockIn(ks)
+	var cerr *C.kat_error
+	st := C.kat_batch_put_ttl_in(b.h, ks.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)), ttlMillis(ttl), &cerr)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(ks)
+	return statusError("batch.put_ttl_in", st, cerr)
+}
+
 // DeleteIn adds a delete in keyspace ks.
 func (b *Batch) DeleteIn(ks *Keyspace, key []byte) error {
 	if err := b.lockIn("batch.delete_in", ks); err != nil {

@@ -661,3 +661,43 @@ func TestGetValueSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchPutTTLIn writes keyspace TTL puts in a batch: nothing is visible before
+// Write, a long TTL is visible after it, a 1 ms TTL is gone shortly after.
+func TestBatchPutTTLIn(t *testing.T) {
+	db := openTest(t)
+	ks, _ := db.Keyspace("ks")
+	b := NewBatch()
+	defer b.Close()
+	if err := b.PutTTLIn(ks, []byte("long"), []byte("l"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutTTLIn(ks, []byte("short"), []byte("s"), time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, b.PutTTLIn(ks, []byte("k"), nil, 0), ErrInvalidArgument, CodeInvalidArgument)
+	wantCode(t, b.PutTTLIn(ks, []byte("k"), nil, -time.Second), ErrInvalidArgument, CodeInvalidArgument)
+	wantCode(t, b.PutTTLIn(nil, []byte("k"), nil, time.Second), ErrInvalidArgument, CodeInvalidArgument)
+	if b.Len() != 2 {
+		t.Fatalf("Len = %d", b.Len())
+	}
+	wantNotFound(t, ks.Get, "long")
+	if err := db.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, ks.Get, "long", "l")
+	wantNotFound(t, db.Get, "long") // not in the default keyspace
+	wantNotFound(t, ks.Get, "k")
+	time.Sleep(20 * time.Millisecond)
+	wantNotFound(t, ks.Get, "short")
+	if ok, err := ks.Has([]byte("short")); err != nil || ok {
+		t.Fatalf("expired key: Has = %v, %v", ok, err)
+	}
+	mustGet(t, ks.Get, "long", "l")
+
+	ks.Close()
+	wantCode(t, b.PutTTLIn(ks, []byte("k"), nil, time.Second), ErrInvalidArgument, CodeInvalidArgument)
+	b.Close()
+	ks2, _ := db.Keyspace("ks")
+	wantCode(t, b.PutTTLIn(ks2, []byte("k"), nil, time.Second), ErrInvalidArgument, CodeInvalidArgument)
+}

@@ -224,20 +224,21 @@ func (tx *Tx) GetIn(ks *Keyspace, key []byte) ([]byte, error) {
 	return takeBuf(&buf), nil
 }
 
-// HasIn is Has in keyspace ks. (The C API has no kat_txn_contains_in yet, so this
-// reads the value.)
+// HasIn is Has in keyspace ks.
 func (tx *Tx) HasIn(ks *Keyspace, key []byte) (bool, error) {
-	_, err := tx.GetIn(ks, key)
-	if err == ErrNotFound {
-		return false, nil
-	}
-	if err != nil {
-		if e, ok := err.(*Error); ok && !e.sentinel {
-			e.Op = "tx.has_in"
-		}
+	if err := tx.lockIn("tx.has_in", ks); err != nil {
 		return false, err
 	}
-	return true, nil
+	defer tx.unlockIn(ks)
+	var found C.bool
+	var cerr *C.kat_error
+	st := C.kat_txn_contains_in(tx.h, ks.h, bytesPtr(key), C.size_t(len(key)), &found, &cerr)
+	runtime.KeepAlive(tx)
+	runtime.KeepAlive(ks)
+	if err := statusError("tx.has_in", st, cerr); err != nil {
+		return false, err
+	}
+	return bool(found), nil
 }
 
 // PutIn is Put in keyspace ks.
@@ -251,6 +252,19 @@ func (tx *Tx) PutIn(ks *Keyspace, key, value []byte) error {
 	runtime.KeepAlive(tx)
 	runtime.KeepAlive(ks)
 	return statusError("tx.put_in", st, cerr)
+}
+
+// PutTTLIn is PutTTL in keyspace ks.
+func (tx *Tx) PutTTLIn(ks *Keyspace, key, value []byte, ttl time.Duration) error {
+	if err := tx.lockIn("tx.put_ttl_in", ks); err != nil {
+		return err
+	}
+	defer tx.unlockIn(ks)
+	var cerr *C.kat_error
+	st := C.kat_txn_put_ttl_in(tx.h, ks.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)), ttlMillis(ttl), &cerr)
+	runtime.KeepAlive(tx)
+	runtime.KeepAlive(ks)
+	return statusError("tx.put_ttl_in", st, cerr)
 }
 
 // DeleteIn is Delete in keyspace ks.

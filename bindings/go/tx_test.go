@@ -381,3 +381,139 @@ func TestKeyspaceOfAnotherDatabase(t *testing.T) {
 	wantCode(t, errBatch, ErrInvalidArgument, CodeInvalidArgument)
 	wantCode(t, errTx, ErrInvalidArgument, CodeInvalidArgument)
 }
+
+// TestTxHasIn checks that HasIn sees the snapshot, the transaction's own puts and
+// deletes, and nothing committed by others after Begin or written to other keyspaces.
+func TestTxHasIn(t *testing.T) {
+	db := openTest(t)
+	ks, _ := db.Keyspace("ks")
+	other, _ := db.Keyspace("other")
+	if err := ks.Put([]byte("snap"), []byte("s")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.Put([]byte("del"), []byte("d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.Put([]byte("empty"), nil); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, db, "default-only", "x")
+	tx, err := db.Begin(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := ks.Put([]byte("later"), []byte("l")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.Delete([]byte("snap")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutIn(ks, []byte("mine"), []byte("m")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.DeleteIn(ks, []byte("del")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.PutIn(ks, []byte("brief"), []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.DeleteIn(ks, []byte("brief")); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]bool{
+		"snap":         true,  // in the snapshot (deleted by a later commit)
+		"empty":        true,  // empty value, still present
+		"later":        false, // committed after Begin
+		"mine":         true,  // the transaction's own put
+		"del":          false, // the transaction's own delete of snapshot data
+		"brief":        false, // put then deleted in the transaction
+		"default-only": false, // another keyspace
+		"missing":      false,
+	} {
+		if ok, err := tx.HasIn(ks, []byte(key)); err != nil || ok != want {
+			t.Errorf("HasIn(ks, %q) = %v, %v; want %v", key, ok, err, want)
+		}
+	}
+	if ok, err := tx.HasIn(other, []byte("mine")); err != nil || ok {
+		t.Errorf("HasIn(other, mine) = %v, %v", ok, err)
+	}
+	if ok, err := tx.HasIn(ks, nil); err != nil || ok {
+		t.Errorf("HasIn(ks, nil) = %v, %v", ok, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.HasIn(ks, []byte("mine")) // transaction ended
+	wantCode(t, err, ErrInvalidArgument, CodeInvalidArgument)
+
+	err = db.View(func(tx *Tx) error {
+		for key, want := range map[string]bool{"snap": false, "later": true, "mine": true, "del": false} {
+			if ok, err := tx.HasIn(ks, []byte(key)); err != nil || ok != want {
+				t.Errorf("View HasIn(ks, %q) = %v, %v; want %v", key, ok, err, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tx2, _ := db.Begin(nil)
+	defer tx2.Rollback()
+	other.Close()
+	_, err = tx2.HasIn(other, []byte("a"))
+	wantCode(t, err, ErrInvalidArgument, CodeInvalidArgument)
+	var e *Error
+	if errors.As(err, &e); e.Op != "tx.has_in" {
+		t.Errorf("HasIn error op %q", e.Op)
+	}
+}
+
+// TestTxPutTTLIn writes keyspace TTL puts in a transaction: a long TTL is visible in
+// the transaction and after Commit, a 1 ms TTL is gone shortly after.
+func TestTxPutTTLIn(t *testing.T) {
+	db := openTest(t)
+	ks, _ := db.Keyspace("ks")
+	err := db.Update(func(tx *Tx) error {
+		if err := tx.PutTTLIn(ks, []byte("long"), []byte("l"), time.Hour); err != nil {
+			return err
+		}
+		if err := tx.PutTTLIn(ks, []byte("short"), []byte("s"), time.Millisecond); err != nil {
+			return err
+		}
+		mustGet(t, func(k []byte) ([]byte, error) { return tx.GetIn(ks, k) }, "long", "l")
+		if ok, err := tx.HasIn(ks, []byte("long")); err != nil || !ok {
+			t.Errorf("HasIn(long) = %v, %v", ok, err)
+		}
+		wantNotFound(t, tx.Get, "long") // not in the default keyspace
+		wantCode(t, tx.PutTTLIn(ks, []byte("k"), nil, 0), ErrInvalidArgument, CodeInvalidArgument)
+		wantCode(t, tx.PutTTLIn(ks, []byte("k"), nil, -time.Second), ErrInvalidArgument, CodeInvalidArgument)
+		wantCode(t, tx.PutTTLIn(nil, []byte("k"), nil, time.Second), ErrInvalidArgument, CodeInvalidArgument)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, ks.Get, "long", "l")
+	wantNotFound(t, db.Get, "long")
+	wantNotFound(t, ks.Get, "k")
+	time.Sleep(20 * time.Millisecond)
+	wantNotFound(t, ks.Get, "short")
+	if ok, err := ks.Has([]byte("short")); err != nil || ok {
+		t.Fatalf("expired key: Has = %v, %v", ok, err)
+	}
+	mustGet(t, ks.Get, "long", "l")
+	db.View(func(tx *Tx) error {
+		if ok, err := tx.HasIn(ks, []byte("short")); err != nil || ok {
+			t.Errorf("View HasIn(short) = %v, %v", ok, err)
+		}
+		wantCode(t, tx.PutTTLIn(ks, []byte("k"), []byte("v"), time.Second), ErrReadOnly, CodeReadOnly)
+		return nil
+	})
+
+	tx, _ := db.Begin(nil)
+	defer tx.Rollback()
+	ks.Close()
+	wantCode(t, tx.PutTTLIn(ks, []byte("k"), nil, time.Second), ErrInvalidArgument, CodeInvalidArgument)
+}
