@@ -45,7 +45,6 @@ pub(crate) unsafe fn iter_options(opts: *const kat_iter_opts) -> Result<IterOpti
             o.flags
         )));
     }
-    // SAFETY: per the caller, a non-NULL bound is readable for its length.
     let bound = |p: *const u8, len: usize, what: &str| -> Result<Option<Vec<u8>>, Error> {
         if p.is_null() {
             if len != 0 {
@@ -55,6 +54,7 @@ pub(crate) unsafe fn iter_options(opts: *const kat_iter_opts) -> Result<IterOpti
             }
             return Ok(None);
         }
+        // SAFETY: per the caller, a non-NULL bound is readable for its length.
         Ok(Some(unsafe { bytes(p, len, what) }?.to_vec()))
     };
     Ok(IterOptions {
