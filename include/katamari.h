@@ -648,6 +648,9 @@ kat_status kat_iter_seek(struct kat_iter *it,
  * number of entries. Each entry is encoded as key length (u32, little-endian), value
  * length (u32, little-endian), key bytes, value bytes. `KAT_NOT_FOUND` (and nothing
  * written) when no entry is left. Lets bindings cross the boundary once per batch.
+ * Afterwards the iterator is on the last entry returned, as if `kat_iter_next` had
+ * returned it, unless the batch stopped because the entries ran out: then it is past
+ * the end, and `kat_iter_prev` returns the last entry.
  *
  * # Safety
  * `it` NULL or live; `out`, `count`, `err` NULL or writable.
