@@ -1,7 +1,9 @@
 //! Ordered iteration over one snapshot: prefix, range, reverse, seek, next/prev.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::ops::Bound;
+use std::ops::{Bound, RangeBounds};
+
+use crate::engine::borrow_range;
 
 use crate::{Db, Error, Result};
 
@@ -72,20 +74,6 @@ pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
-}
-
-fn in_range(key: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
-    let above = match lo {
-        Bound::Included(l) => key >= &l[..],
-        Bound::Excluded(l) => key > &l[..],
-        Bound::Unbounded => true,
-    };
-    let below = match hi {
-        Bound::Included(h) => key <= &h[..],
-        Bound::Excluded(h) => key < &h[..],
-        Bound::Unbounded => true,
-    };
-    above && below
 }
 
 /// A key and its value.
@@ -168,7 +156,7 @@ impl Iter {
             let (engine_part, now) = self.db.with(|e| {
                 let part = e.scan(
                     self.keyspace,
-                    (as_ref(&lo), as_ref(&hi)),
+                    borrow_range(&lo, &hi),
                     self.snapshot,
                     descending,
                     limit,
@@ -189,7 +177,7 @@ impl Iter {
             };
             let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
                 engine_part.into_iter().map(|(k, v)| (k, Some(v))).collect();
-            for (k, w) in self.overlay.range::<[u8], _>((as_ref(&olo), as_ref(&ohi))) {
+            for (k, w) in self.overlay.range::<[u8], _>(borrow_range(&olo, &ohi)) {
                 let visible = w
                     .as_ref()
                     .filter(|(_, exp)| *exp == 0 || *exp > now)
@@ -317,7 +305,7 @@ impl Iter {
 
     /// Whether `key` lies in this iterator's range.
     pub fn covers(&self, key: &[u8]) -> bool {
-        in_range(key, &self.lo, &self.hi)
+        borrow_range(&self.lo, &self.hi).contains(key)
     }
 }
 
@@ -335,14 +323,6 @@ impl Iterator for Iter {
 impl Drop for Iter {
     fn drop(&mut self) {
         self.close();
-    }
-}
-
-fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(v) => Bound::Included(v),
-        Bound::Excluded(v) => Bound::Excluded(v),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }
 
@@ -425,6 +405,7 @@ mod tests {
             o.bounds(),
             (Bound::Included(b"\xff".to_vec()), Bound::Unbounded)
         );
-        assert!(in_range(b"\xff\xff\x00", &o.bounds().0, &o.bounds().1));
+        let (lo, hi) = o.bounds();
+        assert!(borrow_range(&lo, &hi).contains(&b"\xff\xff\x00"[..]));
     }
 }

@@ -1,11 +1,11 @@
 //! Snapshot-isolated transactions (optionally serializable).
 
 use std::collections::BTreeMap;
-use std::ops::{Bound, RangeBounds};
+use std::ops::RangeBounds;
 use std::time::Duration;
 
 use crate::engine::format::{OpRef, RecordKind};
-use crate::engine::{self, KeyRange, Validation};
+use crate::engine::{self, borrow_range, KeyRange, Validation};
 use crate::iter::{Iter, IterOptions};
 use crate::{Db, Error, Keyspace, Result, DEFAULT_KEYSPACE};
 
@@ -85,21 +85,31 @@ impl Txn {
     }
 
     pub(crate) fn get_ks(&mut self, keyspace: u32, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.check_active()?;
-        if let Some(p) = self.writes.get(&(keyspace, key.to_vec())) {
-            return Ok(match p {
-                Pending::Put { value, expires_at } => {
-                    let now = self.db.with(|e| Ok(e.now()))?;
-                    (*expires_at == 0 || *expires_at > now).then(|| value.clone())
-                }
-                Pending::Delete => None,
-            });
-        }
-        if self.opts.serializable {
-            self.reads.push((keyspace, key.to_vec()));
+        if let Some(own) = self.own_write(keyspace, key)? {
+            return Ok(own.cloned());
         }
         let snap = self.snapshot;
         self.db.with(|e| e.get_at(keyspace, key, snap))
+    }
+
+    /// This transaction's own write of `key` as its reader sees it (`Some(None)`: it
+    /// deleted the key, or its put has expired); `None` when it has not written the key,
+    /// in which case the read goes to the snapshot and is recorded for serializable
+    /// validation.
+    fn own_write(&mut self, keyspace: u32, key: &[u8]) -> Result<Option<Option<&Vec<u8>>>> {
+        self.check_active()?;
+        let own = match self.writes.get(&(keyspace, key.to_vec())) {
+            Some(Pending::Put { value, expires_at }) => {
+                let now = self.db.with(|e| Ok(e.now()))?;
+                Some((*expires_at == 0 || *expires_at > now).then_some(value))
+            }
+            Some(Pending::Delete) => Some(None),
+            None => None,
+        };
+        if own.is_none() && self.opts.serializable {
+            self.reads.push((keyspace, key.to_vec()));
+        }
+        Ok(own)
     }
 
     /// Whether `key` is present in this transaction's view.
@@ -108,18 +118,8 @@ impl Txn {
     }
 
     pub(crate) fn contains_ks(&mut self, keyspace: u32, key: &[u8]) -> Result<bool> {
-        self.check_active()?;
-        if let Some(p) = self.writes.get(&(keyspace, key.to_vec())) {
-            return Ok(match p {
-                Pending::Put { expires_at, .. } => {
-                    let now = self.db.with(|e| Ok(e.now()))?;
-                    *expires_at == 0 || *expires_at > now
-                }
-                Pending::Delete => false,
-            });
-        }
-        if self.opts.serializable {
-            self.reads.push((keyspace, key.to_vec()));
+        if let Some(own) = self.own_write(keyspace, key)? {
+            return Ok(own.is_some());
         }
         let snap = self.snapshot;
         self.db.with(|e| e.contains_at(keyspace, key, snap))
@@ -183,7 +183,7 @@ impl Txn {
             .writes
             .range((keyspace, Vec::new())..)
             .take_while(|((ks, _), _)| *ks == keyspace)
-            .filter(|((_, k), _)| in_bounds(k, &lo, &hi))
+            .filter(|((_, k), _)| borrow_range(&lo, &hi).contains(&k[..]))
             .map(|((_, k), p)| {
                 let v = match p {
                     Pending::Put { value, expires_at } => Some((value.clone(), *expires_at)),
@@ -309,8 +309,4 @@ impl Drop for Txn {
     fn drop(&mut self) {
         self.abort_inner();
     }
-}
-
-fn in_bounds(key: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
-    (lo.as_ref().map(|v| &v[..]), hi.as_ref().map(|v| &v[..])).contains(key)
 }

@@ -167,12 +167,15 @@ pub struct Validation<'a> {
 /// A keyspace and a key range in it.
 pub type KeyRange = (u32, Bound<Vec<u8>>, Bound<Vec<u8>>);
 
-fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(v) => Bound::Included(v),
-        Bound::Excluded(v) => Bound::Excluded(v),
-        Bound::Unbounded => Bound::Unbounded,
-    }
+/// A range over owned bounds, borrowed as byte slices (what the ordered maps take).
+pub fn borrow_range<'a>(
+    lo: &'a Bound<Vec<u8>>,
+    hi: &'a Bound<Vec<u8>>,
+) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    (
+        lo.as_ref().map(Vec::as_slice),
+        hi.as_ref().map(Vec::as_slice),
+    )
 }
 
 fn record_corrupt(e: &Entry, why: String) -> Error {
@@ -732,7 +735,7 @@ impl Engine {
                     || v.reads.iter().any(|(ks, k)| *ks == pks && &k[..] == pk)
                     || v.ranges
                         .iter()
-                        .any(|(ks, lo, hi)| *ks == pks && (as_ref(lo), as_ref(hi)).contains(pk))
+                        .any(|(ks, lo, hi)| *ks == pks && borrow_range(lo, hi).contains(pk))
             }) {
                 return true;
             }
@@ -747,7 +750,7 @@ impl Engine {
             || v.reads.iter().any(|(ks, k)| newer(*ks, k))
             || v.ranges.iter().any(|(ks, lo, hi)| {
                 st.keydir
-                    .changed_in_range(*ks, (as_ref(lo), as_ref(hi)), v.snapshot)
+                    .changed_in_range(*ks, borrow_range(lo, hi), v.snapshot)
             })
     }
 
