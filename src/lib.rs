@@ -31,7 +31,8 @@ use engine::vfs::{StdFs, Vfs};
 use engine::{Engine, EngineOptions};
 
 pub use engine::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
-pub use engine::{Stats, SyncMode};
+pub use engine::merge::MergeStats;
+pub use engine::{AutoMerge, Stats, SyncMode};
 pub use error::{Error, Result, Status};
 pub use iter::{Iter, IterOptions};
 pub use keyspace::Keyspace;
@@ -56,6 +57,7 @@ impl Default for Options {
                 create_if_missing: true,
                 vfs: Arc::new(StdFs),
                 clock: Arc::new(engine::now_ms),
+                auto_merge: Some(AutoMerge::default()),
             },
         }
     }
@@ -96,6 +98,12 @@ impl Options {
     /// Replace the clock used for expiry (milliseconds since the Unix epoch); for tests.
     pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
         self.inner.clock = Arc::new(clock);
+        self
+    }
+    /// When to merge without being asked (default [`AutoMerge::default`]: at least half
+    /// of all segment bytes and 256 MiB dead); `None` merges only on [`Db::merge`].
+    pub fn auto_merge(mut self, policy: Option<AutoMerge>) -> Self {
+        self.inner.auto_merge = policy;
         self
     }
     /// The configured sync mode.
@@ -384,6 +392,14 @@ impl Db {
         self.with(|e| e.sync())
     }
 
+    /// Compacts the database now: seals the active segment, rewrites the live data of
+    /// every other segment into merged segments (with hint files for fast open), and
+    /// removes the old ones. Reads and writes continue meanwhile; versions a live
+    /// snapshot can see are kept. A crash at any point leaves the same contents.
+    pub fn merge(&self) -> Result<MergeStats> {
+        self.with(|e| e.merge())
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Result<Stats> {
         self.with(|e| Ok(e.stats()))
@@ -393,6 +409,10 @@ impl Db {
     /// `Db` or its clones return [`Error::Closed`]; closing again is `Ok`.
     pub fn close(&self) -> Result<()> {
         self.shared.closing.store(true, Ordering::Release);
+        if let Some(e) = self.shared.engine.read_recursive().as_ref() {
+            // A merge in flight stops at its next step instead of holding close up.
+            e.interrupt();
+        }
         let engine = self.shared.engine.write().take();
         match engine {
             Some(e) => e.close(),

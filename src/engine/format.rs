@@ -12,14 +12,19 @@ use crate::codec::checksum;
 pub const SEGMENT_MAGIC: [u8; 8] = *b"KATAMARI";
 /// The record format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// Segment header `kind` of a data segment.
+/// Segment header `kind` of a data segment: commits in sequence order.
 pub const SEGMENT_KIND_DATA: u32 = 1;
+/// Segment header `kind` of a merged segment: live versions rewritten by merge, each
+/// keeping its original commit sequence.
+pub const SEGMENT_KIND_MERGED: u32 = 2;
 /// Bytes in a segment header.
 pub const SEGMENT_HEADER_LEN: usize = 40;
 /// First four bytes of every batch: "KBAT".
 pub const BATCH_MAGIC: u32 = u32::from_le_bytes(*b"KBAT");
 /// Bytes in a batch header.
 pub const BATCH_HEADER_LEN: usize = 32;
+/// Batch header flag of the end marker a clean close appends: no records follow.
+pub const BATCH_FLAG_END: u32 = 1;
 /// Bytes in a record header.
 pub const RECORD_HEADER_LEN: usize = 36;
 /// Longest key accepted (64 KiB).
@@ -39,9 +44,12 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 pub struct SegmentHeader {
     /// The segment's number (also in its file name).
     pub id: u64,
-    /// The last commit sequence at the time the segment was created, so the sequence
-    /// counter survives even when every batch has been merged away.
+    /// Data segment: the last commit sequence at the time the segment was created, so
+    /// the sequence counter survives even when every batch has been merged away.
+    /// Merged segment: the highest sequence of any record in it.
     pub base_seq: u64,
+    /// [`SEGMENT_KIND_DATA`] or [`SEGMENT_KIND_MERGED`].
+    pub kind: u32,
 }
 
 impl SegmentHeader {
@@ -49,7 +57,7 @@ impl SegmentHeader {
         let mut b = [0u8; SEGMENT_HEADER_LEN];
         b[0..8].copy_from_slice(&SEGMENT_MAGIC);
         b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        b[12..16].copy_from_slice(&SEGMENT_KIND_DATA.to_le_bytes());
+        b[12..16].copy_from_slice(&self.kind.to_le_bytes());
         b[16..24].copy_from_slice(&self.id.to_le_bytes());
         b[24..32].copy_from_slice(&self.base_seq.to_le_bytes());
         let crc = checksum(&b[0..32]);
@@ -71,12 +79,13 @@ impl SegmentHeader {
             ));
         }
         let kind = u32_at(b, 12);
-        if kind != SEGMENT_KIND_DATA {
+        if kind != SEGMENT_KIND_DATA && kind != SEGMENT_KIND_MERGED {
             return Err(format!("unknown segment kind {kind}"));
         }
         Ok(SegmentHeader {
             id: u64_at(b, 16),
             base_seq: u64_at(b, 24),
+            kind,
         })
     }
 }
@@ -155,22 +164,31 @@ pub struct BatchHeader {
     pub crc: u32,
     pub seq: u64,
     pub count: u32,
+    /// 0, or [`BATCH_FLAG_END`].
+    pub flags: u32,
     pub body_len: u64,
 }
 
 impl BatchHeader {
-    /// Decodes the 32 header bytes; `None` when the magic or reserved bytes are wrong.
+    /// Decodes the 32 header bytes; `None` when the magic or flags are wrong.
     pub fn decode(b: &[u8]) -> Option<BatchHeader> {
         let b = &b[..BATCH_HEADER_LEN];
-        if u32_at(b, 0) != BATCH_MAGIC || u32_at(b, 20) != 0 {
+        let flags = u32_at(b, 20);
+        if u32_at(b, 0) != BATCH_MAGIC || (flags != 0 && flags != BATCH_FLAG_END) {
             return None;
         }
         Some(BatchHeader {
             crc: u32_at(b, 4),
             seq: u64_at(b, 8),
             count: u32_at(b, 16),
+            flags,
             body_len: u64_at(b, 24),
         })
+    }
+
+    /// Whether this is a clean close's end marker.
+    pub fn is_end(&self) -> bool {
+        self.flags == BATCH_FLAG_END
     }
 
     /// A running checksum over the header fields; feed it every record CRC in order
@@ -231,6 +249,48 @@ pub fn encode_batch<'a>(
         buf.extend_from_slice(op.key);
         buf.extend_from_slice(op.value);
         crcs.push(crc);
+    }
+    let body_len = (buf.len() - start - BATCH_HEADER_LEN) as u64;
+    let hdr = &mut buf[start..start + BATCH_HEADER_LEN];
+    hdr[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
+    hdr[8..16].copy_from_slice(&seq.to_le_bytes());
+    hdr[16..20].copy_from_slice(&count.to_le_bytes());
+    hdr[24..32].copy_from_slice(&body_len.to_le_bytes());
+    let mut bc = BatchHeader::crc_start(hdr);
+    for c in crcs {
+        bc.record(c);
+    }
+    let crc = bc.finish();
+    hdr[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The end marker a clean close appends to the active segment: a batch header with no
+/// records, flag [`BATCH_FLAG_END`], and the last commit sequence. A segment ending in
+/// one was not cut short by a crash, so any damage in it is corruption, not a torn tail.
+pub fn encode_end_marker(seq: u64) -> [u8; BATCH_HEADER_LEN] {
+    let mut hdr = [0u8; BATCH_HEADER_LEN];
+    hdr[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
+    hdr[8..16].copy_from_slice(&seq.to_le_bytes());
+    hdr[20..24].copy_from_slice(&BATCH_FLAG_END.to_le_bytes());
+    let crc = BatchHeader::crc_start(&hdr).finish();
+    hdr[4..8].copy_from_slice(&crc.to_le_bytes());
+    hdr
+}
+
+/// Appends a merged-segment batch to `buf` holding `records` (whole encoded records,
+/// copied unchanged with their own sequences and checksums); its sequence is the
+/// highest of theirs.
+pub fn encode_merged_batch<'a>(buf: &mut Vec<u8>, records: impl Iterator<Item = &'a [u8]>) {
+    let start = buf.len();
+    buf.extend_from_slice(&[0u8; BATCH_HEADER_LEN]);
+    let (mut count, mut seq) = (0u32, 0u64);
+    let mut crcs = Vec::new();
+    for rec in records {
+        let h = RecordHeader::decode(rec).expect("merge copies verified records");
+        seq = seq.max(h.seq);
+        count += 1;
+        crcs.push(h.crc);
+        buf.extend_from_slice(rec);
     }
     let body_len = (buf.len() - start - BATCH_HEADER_LEN) as u64;
     let hdr = &mut buf[start..start + BATCH_HEADER_LEN];
@@ -319,6 +379,7 @@ mod tests {
         let h = SegmentHeader {
             id: 13,
             base_seq: 1 << 40,
+            kind: SEGMENT_KIND_MERGED,
         };
         let b = h.encode();
         assert_eq!(SegmentHeader::decode(&b).unwrap(), h);

@@ -158,6 +158,20 @@ impl Entry {
             self.off_flags &= !flag
         }
     }
+    /// The same version, stored at `offset` of segment `seg` instead (merge moved it).
+    pub fn moved(&self, seg: u32, offset: u64) -> Entry {
+        Entry {
+            seg,
+            off_flags: (self.off_flags & !OFFSET_MASK) | offset,
+            ..*self
+        }
+    }
+
+    /// Whether `other` is the same stored record (same segment and offset).
+    pub fn same_record(&self, other: &Entry) -> bool {
+        self.seg == other.seg && self.offset() == other.offset()
+    }
+
     /// Length of the whole record holding a key of `key_len` bytes.
     pub fn record_len(&self, key_len: usize) -> u64 {
         (RECORD_HEADER_LEN + key_len) as u64 + u64::from(self.val_len)
@@ -502,6 +516,149 @@ impl Keydir {
                 .sum::<usize>();
         }
         total as u64
+    }
+}
+
+/// A key whose stored versions a merge must copy (or may drop).
+pub struct MergeCandidate {
+    pub keyspace: u32,
+    pub key: Vec<u8>,
+    /// Versions stored in the merged segments, oldest first.
+    pub versions: Vec<Version>,
+    /// The key's only version is a value that has expired: drop it instead of copying.
+    pub expired: bool,
+}
+
+impl Keydir {
+    /// Up to `limit` keys after `after` (in keyspace, then key order) with a version
+    /// stored in a segment `merging` accepts; also returns where to continue, `None`
+    /// when the walk is done.
+    pub fn merge_candidates(
+        &self,
+        after: Option<&(u32, Vec<u8>)>,
+        limit: usize,
+        merging: impl Fn(u32) -> bool,
+        now_ms: u64,
+        out: &mut Vec<MergeCandidate>,
+    ) -> Option<(u32, Vec<u8>)> {
+        let first_space = after.map_or(0, |(ks, _)| *ks);
+        let mut walked = 0usize;
+        for (&ks, space) in self.spaces.range(first_space..) {
+            let lo = match after {
+                Some((aks, key)) if *aks == ks => Bound::Excluded(key.as_slice()),
+                _ => Bound::Unbounded,
+            };
+            for (k, e) in space.tree.range::<[u8], _>((lo, Bound::Unbounded)) {
+                let key = k.as_bytes();
+                let mut versions: Vec<Version> = if e.has(FLAG_HISTORY) {
+                    space.history.get(key).cloned().unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                let expires_at = if e.has(FLAG_EXPIRY) {
+                    space.expiries.get(key).copied().unwrap_or(0)
+                } else {
+                    0
+                };
+                versions.push(Version {
+                    entry: *e,
+                    expires_at,
+                });
+                let expired = versions.len() == 1
+                    && merging(e.seg)
+                    && !e.is_tombstone()
+                    && expires_at != 0
+                    && expires_at <= now_ms;
+                versions.retain(|v| merging(v.entry.seg));
+                if !versions.is_empty() {
+                    out.push(MergeCandidate {
+                        keyspace: ks,
+                        key: key.to_vec(),
+                        versions,
+                        expired,
+                    });
+                }
+                walked += 1;
+                if out.len() >= limit || walked >= limit * 16 {
+                    return Some((ks, key.to_vec()));
+                }
+            }
+        }
+        None
+    }
+
+    /// Points the version of `key` stored as `old` at its copy at `offset` of `seg`;
+    /// false when that version is gone (overwritten and no longer needed).
+    pub fn relocate(
+        &mut self,
+        keyspace: u32,
+        key: &[u8],
+        old: &Entry,
+        seg: u32,
+        offset: u64,
+    ) -> bool {
+        let Some(space) = self.spaces.get_mut(&keyspace) else {
+            return false;
+        };
+        if let Some(e) = space.tree.get_mut(key) {
+            if e.same_record(old) {
+                let moved = e.moved(seg, offset);
+                if !e.is_tombstone() {
+                    let len = e.record_len(key.len());
+                    sub_live(&mut self.seg_live, e.seg, len);
+                    *self.seg_live.entry(seg).or_default() += len;
+                }
+                *e = moved;
+                return true;
+            }
+            if e.has(FLAG_HISTORY) {
+                if let Some(v) = space
+                    .history
+                    .get_mut(key)
+                    .and_then(|h| h.iter_mut().find(|v| v.entry.same_record(old)))
+                {
+                    v.entry = v.entry.moved(seg, offset);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Removes `key` if its only version is still `old` (an expired value a merge
+    /// dropped).
+    pub fn remove_expired(&mut self, keyspace: u32, key: &[u8], old: &Entry) -> bool {
+        let Some(space) = self.spaces.get_mut(&keyspace) else {
+            return false;
+        };
+        match space.tree.get(key) {
+            Some(e) if e.same_record(old) && !e.has(FLAG_HISTORY) && !e.is_tombstone() => {
+                let e = *e;
+                if let Some((k, _)) = space.tree.remove_entry(key) {
+                    space.heap_key_bytes -= k.heap_bytes();
+                }
+                space.expiries.remove(key);
+                space.live_keys -= 1;
+                sub_live(&mut self.seg_live, e.seg, e.record_len(key.len()));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether any version, newest or older, is stored in a segment `seg` accepts.
+    pub fn points_into(&self, seg: impl Fn(u32) -> bool) -> bool {
+        self.spaces.values().any(|s| {
+            s.tree.values().any(|e| seg(e.seg))
+                || s.history
+                    .values()
+                    .any(|h| h.iter().any(|v| seg(v.entry.seg)))
+        })
+    }
+
+    /// Forgets the live-byte count of a removed segment.
+    pub fn forget_segment(&mut self, seg: u32) {
+        self.seg_live.remove(&seg);
     }
 }
 

@@ -3,16 +3,18 @@
 
 pub mod catalog;
 pub mod format;
+pub mod hint;
 pub mod keydir;
+pub mod merge;
 pub mod recovery;
 pub mod segment;
 pub mod vfs;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -50,6 +52,26 @@ pub struct EngineOptions {
     pub vfs: Arc<dyn Vfs>,
     /// Milliseconds since the Unix epoch, for expiry; replaceable in tests.
     pub clock: Clock,
+    /// When to merge on its own; `None` merges only on request.
+    pub auto_merge: Option<AutoMerge>,
+}
+
+/// The automatic merge policy: after the active segment is sealed, a background merge
+/// starts when the bytes no reader can reach any more make up at least `dead_ratio` of
+/// all segment bytes and amount to at least `min_dead_bytes`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AutoMerge {
+    pub dead_ratio: f64,
+    pub min_dead_bytes: u64,
+}
+
+impl Default for AutoMerge {
+    fn default() -> Self {
+        AutoMerge {
+            dead_ratio: 0.5,
+            min_dead_bytes: 256 << 20,
+        }
+    }
 }
 
 /// A source of the current time in milliseconds since the Unix epoch.
@@ -111,6 +133,9 @@ struct State {
     files: BTreeMap<u32, Arc<SegFile>>,
     /// Lengths of sealed segments.
     sealed_len: BTreeMap<u32, u64>,
+    /// Merged segments written by a merge that has not committed (still temporary
+    /// files; an interrupted merge leaves them to the next merge or open).
+    uncommitted: BTreeSet<u32>,
 }
 
 #[derive(Default)]
@@ -154,6 +179,17 @@ pub struct Engine {
     catalog_change: Mutex<()>,
     lock: Mutex<Option<Box<dyn LockGuard>>>,
     syncer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+    /// Next segment number to hand out (to the writer or a merge).
+    next_seg: AtomicU32,
+    /// Held by the merge in progress.
+    merge_lock: Mutex<()>,
+    /// Set by `close`: a running merge stops at its next step.
+    closing: AtomicBool,
+    /// The background merge the policy started, if any.
+    auto_merge: Mutex<Option<JoinHandle<()>>>,
+    /// Background merges that failed (their error is not reported anywhere else).
+    auto_merge_failures: AtomicU64,
+    me: Weak<Engine>,
 }
 
 /// What a transaction depends on, checked at commit: it conflicts when a commit after
@@ -276,11 +312,12 @@ impl Engine {
             Err(e) => return Err(Error::io(format!("locking {}", dir.display()), e)),
         };
 
+        merge::finish_pending(vfs.as_ref(), dir)?;
         let rec = recovery::recover(vfs.as_ref(), dir, opts.salvage)?;
         match rec.repair {
             Repair::None => {}
             Repair::Truncate { seg, len } => {
-                let (_, f, _) = rec.segments.last().expect("torn segment is listed");
+                let f = &rec.segments[rec.active.expect("torn segment is listed")].file;
                 f.set_len(len)
                     .and_then(|_| f.sync_data())
                     .map_err(|e| Error::io(format!("truncating torn tail of segment {seg}"), e))?;
@@ -293,41 +330,48 @@ impl Engine {
         }
 
         let mut segments = rec.segments;
-        let last_damaged = segments
-            .last()
-            .is_some_and(|(id, _, _)| rec.salvaged.iter().any(|(s, _, _)| s == id));
-        let reuse = segments
-            .last()
-            .is_some_and(|(_, _, len)| *len < opts.segment_size)
-            && !last_damaged;
-        let (seg, file, end) = if reuse {
-            let (id, f, len) = segments.last().expect("checked");
-            (*id, f.clone(), *len)
-        } else {
-            let next_id = segments.last().map_or(Ok(1), |(id, _, _)| {
-                id.checked_add(1)
-                    .ok_or_else(|| Error::Internal("segment numbers exhausted".into()))
-            })?;
-            let f = segment::create(vfs.as_ref(), dir, next_id, rec.last_seq)?;
-            segments.push((next_id, f.clone(), format::SEGMENT_HEADER_LEN as u64));
-            (next_id, f, format::SEGMENT_HEADER_LEN as u64)
+        let reusable = rec.active.filter(|&i| {
+            let s = &segments[i];
+            s.len < opts.segment_size && !rec.salvaged.iter().any(|(id, _, _)| *id == s.id)
+        });
+        let mut next_id = segments.iter().map(|s| s.id).max().map_or(Ok(1), |id| {
+            id.checked_add(1)
+                .ok_or_else(|| Error::Internal("segment numbers exhausted".into()))
+        })?;
+        let (seg, file, end) = match reusable {
+            Some(i) => (segments[i].id, segments[i].file.clone(), segments[i].len),
+            None => {
+                let f = segment::create(vfs.as_ref(), dir, next_id, rec.last_seq)?;
+                let header = format::SEGMENT_HEADER_LEN as u64;
+                segments.push(recovery::FoundSegment {
+                    id: next_id,
+                    file: f.clone(),
+                    len: header,
+                    merged: false,
+                });
+                next_id += 1;
+                (next_id - 1, f, header)
+            }
         };
-        let mut sealed_len = recovery::sizes(&segments);
-        sealed_len.remove(&seg);
+        let sealed_len = segments
+            .iter()
+            .filter(|s| s.id != seg)
+            .map(|s| (s.id, s.len))
+            .collect();
         let segment_size = opts.segment_size;
         let files = segments
             .into_iter()
-            .map(|(id, f, len)| {
-                let map_len = if id == seg {
-                    len.max(segment_size)
+            .map(|s| {
+                let map_len = if s.id == seg {
+                    s.len.max(segment_size)
                 } else {
-                    len
+                    s.len
                 };
-                (id, SegFile::new(f, map_len))
+                (s.id, SegFile::new(s.file, map_len))
             })
             .collect();
 
-        let engine = Arc::new(Engine {
+        let engine = Arc::new_cyclic(|me| Engine {
             dir: dir.to_path_buf(),
             writer: Mutex::new(Writer {
                 file,
@@ -342,6 +386,7 @@ impl Engine {
                 keydir: rec.keydir,
                 files,
                 sealed_len,
+                uncommitted: BTreeSet::new(),
             }),
             commit: Mutex::new(CommitState {
                 applied_seq: rec.last_seq,
@@ -356,6 +401,12 @@ impl Engine {
             catalog_change: Mutex::new(()),
             lock: Mutex::new(Some(lock)),
             syncer: Mutex::new(None),
+            next_seg: AtomicU32::new(next_id),
+            merge_lock: Mutex::new(()),
+            closing: AtomicBool::new(false),
+            auto_merge: Mutex::new(None),
+            auto_merge_failures: AtomicU64::new(0),
+            me: me.clone(),
             opts,
         });
         engine.load_catalog()?;
@@ -791,21 +842,55 @@ impl Engine {
             self.fail();
             return Err(Error::io(format!("syncing segment {}", w.seg), e));
         }
-        let next = w
-            .seg
-            .checked_add(1)
-            .ok_or_else(|| Error::Internal("segment numbers exhausted".into()))?;
+        let next = self.allocate_segment_id()?;
         let file = segment::create(self.opts.vfs.as_ref(), &self.dir, next, w.next_seq - 1)?;
-        {
+        let start_merge = {
             let mut st = self.state.write();
             st.sealed_len.insert(w.seg, w.end);
             st.files
                 .insert(next, SegFile::new(file.clone(), self.opts.segment_size));
-        }
+            self.opts.auto_merge.is_some_and(|p| {
+                let total: u64 = st.sealed_len.values().sum();
+                let dead = total.saturating_sub(st.keydir.live_bytes());
+                dead >= p.min_dead_bytes && dead as f64 >= p.dead_ratio * total as f64
+            })
+        };
         w.file = file;
         w.seg = next;
         w.end = format::SEGMENT_HEADER_LEN as u64;
+        if start_merge {
+            self.start_auto_merge();
+        }
         Ok(())
+    }
+
+    /// A fresh segment number.
+    fn allocate_segment_id(&self) -> Result<u32> {
+        self.next_seg
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_add(1))
+            .map_err(|_| Error::Internal("segment numbers exhausted".into()))
+    }
+
+    /// Starts a background merge unless one is running (or the database is closing).
+    fn start_auto_merge(&self) {
+        let mut slot = self.auto_merge.lock();
+        if slot.as_ref().is_some_and(|h| !h.is_finished()) || self.closing.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(done) = slot.take() {
+            let _ = done.join();
+        }
+        let me = self.me.clone();
+        *slot = std::thread::Builder::new()
+            .name("katamari-merge".into())
+            .spawn(move || {
+                if let Some(engine) = me.upgrade() {
+                    if engine.merge().is_err() {
+                        engine.auto_merge_failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+            .ok();
     }
 
     /// Syncs the active segment now.
@@ -815,6 +900,28 @@ impl Engine {
             self.fail();
             Error::io("syncing the active segment", e)
         })
+    }
+
+    /// Tells a running merge to stop: the database is about to close.
+    pub fn interrupt(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    /// Appends and syncs the end marker that tells the next open this segment was closed
+    /// cleanly (so damage in it is corruption, never a torn tail).
+    fn write_end_marker(&self) -> Result<()> {
+        let mut w = self.writer.lock();
+        let marker = format::encode_end_marker(w.next_seq - 1);
+        let at = w.end;
+        w.file
+            .write_all_at(&marker, at)
+            .and_then(|_| w.file.sync_data())
+            .map_err(|e| {
+                self.fail();
+                Error::io(format!("closing segment {}", w.seg), e)
+            })?;
+        w.end += marker.len() as u64;
+        Ok(())
     }
 
     fn fail(&self) {
@@ -908,16 +1015,26 @@ impl Engine {
         }
     }
 
-    /// Syncs and releases the directory lock. The engine accepts no writes afterwards.
+    /// Syncs, marks the active segment as cleanly closed, and releases the directory
+    /// lock. A running merge stops (the next open removes its unfinished files). The
+    /// engine accepts no writes afterwards.
     pub fn close(&self) -> Result<()> {
+        self.closing.store(true, Ordering::Release);
         if let Some((tx, handle)) = self.syncer.lock().take() {
             drop(tx);
             let _ = handle.join();
         }
+        let background = self.auto_merge.lock().take();
+        if let Some(h) = background {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+        let _no_merge = self.merge_lock.lock();
         let result = if self.failed.load(Ordering::Acquire) {
             Err(self.failed_error())
         } else {
-            self.sync()
+            self.sync().and_then(|_| self.write_end_marker())
         };
         self.fail();
         self.lock.lock().take();

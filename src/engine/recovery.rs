@@ -4,43 +4,57 @@
 //! Recovery only reads. It returns what it found and the one repair it would make (cut
 //! the torn tail); the caller applies that repair only when nothing else was wrong.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::format::{
     BatchHeader, RecordHeader, RecordKind, SegmentHeader, BATCH_HEADER_LEN, RECORD_HEADER_LEN,
-    SEGMENT_HEADER_LEN,
+    SEGMENT_HEADER_LEN, SEGMENT_KIND_DATA,
 };
+use super::hint;
 use super::keydir::{Entry, Keydir, OpenSnapshots};
 use super::segment;
 use super::vfs::{OpenMode, VFile, Vfs};
 use crate::error::{Error, Result};
 
+/// A segment as recovery found it.
+pub struct FoundSegment {
+    pub id: u32,
+    pub file: Arc<dyn VFile>,
+    /// Valid length in bytes.
+    pub len: u64,
+    /// Written by merge (older versions, any order) rather than by commits.
+    pub merged: bool,
+}
+
 /// What recovery found.
 pub struct Recovered {
     pub keydir: Keydir,
-    /// Every segment with its file handle and its valid length, in number order.
-    pub segments: Vec<(u32, Arc<dyn VFile>, u64)>,
+    /// Every segment, in number order.
+    pub segments: Vec<FoundSegment>,
+    /// Index in `segments` of the newest data segment, where appends continue.
+    pub active: Option<usize>,
     /// Highest commit sequence seen in a batch or segment header.
     pub last_seq: u64,
     /// The repair to make before appending.
     pub repair: Repair,
     /// Damaged byte ranges skipped in salvage mode: (segment, offset, reason).
     pub salvaged: Vec<(u32, u64, String)>,
+    /// Merged segments whose index came from their hint file.
+    pub hinted: usize,
 }
 
 /// A torn tail to remove.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Repair {
     None,
-    /// Cut the last segment to this length.
+    /// Cut the newest data segment to this length.
     Truncate {
         seg: u32,
         len: u64,
     },
-    /// The last segment never got a complete header: delete it.
+    /// The newest segment never got a complete header: delete it.
     RemoveSegment {
         seg: u32,
     },
@@ -57,6 +71,8 @@ enum BatchError {
 struct FoundBatch {
     seq: u64,
     end: u64,
+    /// A clean close's end marker (no records).
+    end_marker: bool,
     records: Vec<(RecordHeader, Vec<u8>, u64)>,
 }
 
@@ -126,14 +142,35 @@ impl<'a> Scanner<'a> {
         Ok(true)
     }
 
-    fn read_batch(&mut self, pos: u64) -> io::Result<std::result::Result<FoundBatch, BatchError>> {
+    /// The batch at `pos`, checked whole. In a `merged` segment a record's sequence may
+    /// be below its batch's; in a data segment it must equal it.
+    fn read_batch(
+        &mut self,
+        pos: u64,
+        merged: bool,
+    ) -> io::Result<std::result::Result<FoundBatch, BatchError>> {
         let Some(hb) = self.bytes(pos, BATCH_HEADER_LEN)? else {
             return Ok(Err(BatchError::Short));
         };
         let Some(bh) = BatchHeader::decode(hb) else {
             return Ok(Err(BatchError::Bad("bad batch header".into())));
         };
-        let mut bcrc = BatchHeader::crc_start(hb);
+        let bcrc = BatchHeader::crc_start(hb);
+        if bh.is_end() {
+            if merged || bh.count != 0 || bh.body_len != 0 {
+                return Ok(Err(BatchError::Bad("malformed end marker".into())));
+            }
+            if bcrc.finish() != bh.crc {
+                return Ok(Err(BatchError::Bad("end marker checksum mismatch".into())));
+            }
+            return Ok(Ok(FoundBatch {
+                seq: bh.seq,
+                end: pos + BATCH_HEADER_LEN as u64,
+                end_marker: true,
+                records: Vec::new(),
+            }));
+        }
+        let mut bcrc = bcrc;
         let body_start = pos + BATCH_HEADER_LEN as u64;
         let end = match body_start.checked_add(bh.body_len) {
             Some(e) if e <= self.len => e,
@@ -170,7 +207,7 @@ impl<'a> Scanner<'a> {
             if h.finalize() != rh.crc {
                 return Ok(Err(BatchError::Bad("record checksum mismatch".into())));
             }
-            if rh.seq != bh.seq {
+            if (!merged && rh.seq != bh.seq) || rh.seq > bh.seq {
                 return Ok(Err(BatchError::Bad(
                     "record sequence differs from its batch".into(),
                 )));
@@ -190,6 +227,7 @@ impl<'a> Scanner<'a> {
         Ok(Ok(FoundBatch {
             seq: bh.seq,
             end,
+            end_marker: false,
             records,
         }))
     }
@@ -203,116 +241,233 @@ fn io_err(seg: u32, e: io::Error) -> Error {
     Error::io(format!("reading segment {seg}"), e)
 }
 
-/// Reads the data directory `dir`. With `salvage`, damaged batches are skipped (and
-/// listed) instead of refusing to open.
-pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
-    let ids = segment::list(vfs, dir)?;
-    let mut out = Recovered {
-        keydir: Keydir::default(),
-        segments: Vec::with_capacity(ids.len()),
-        last_seq: 0,
-        repair: Repair::None,
-        salvaged: Vec::new(),
-    };
-    for (i, &id) in ids.iter().enumerate() {
-        let last = i + 1 == ids.len();
-        let mode = if last {
-            OpenMode::ReadWrite
-        } else {
-            OpenMode::Read
-        };
-        let path = segment::path(dir, id);
-        let file = vfs.open(&path, mode).map_err(|e| io_err(id, e))?;
-        let len = file.size().map_err(|e| io_err(id, e))?;
-        let mut sc = Scanner::new(file.as_ref(), len);
+/// A segment file opened, with its header checked.
+struct Opened {
+    id: u32,
+    file: Arc<dyn VFile>,
+    len: u64,
+    header: std::result::Result<SegmentHeader, String>,
+    /// Short or all zeros where the header belongs: created, never written.
+    blank: bool,
+}
 
-        let header_ok = match sc.bytes(0, SEGMENT_HEADER_LEN).map_err(|e| io_err(id, e))? {
-            None => Err("segment shorter than its header".to_string()),
-            Some(b) => SegmentHeader::decode(b.try_into().expect("header length")).and_then(|h| {
+fn open_segment(vfs: &dyn Vfs, dir: &Path, id: u32) -> Result<Opened> {
+    let path = segment::path(dir, id);
+    let file = vfs
+        .open(&path, OpenMode::ReadWrite)
+        .map_err(|e| io_err(id, e))?;
+    let len = file.size().map_err(|e| io_err(id, e))?;
+    let mut sc = Scanner::new(file.as_ref(), len.min(SEGMENT_HEADER_LEN as u64));
+    let (header, blank) = match sc.bytes(0, SEGMENT_HEADER_LEN).map_err(|e| io_err(id, e))? {
+        None => (Err("segment shorter than its header".to_string()), true),
+        Some(b) => {
+            let blank = b.iter().all(|&x| x == 0);
+            let h = SegmentHeader::decode(b.try_into().expect("header length")).and_then(|h| {
                 if h.id == u64::from(id) {
                     Ok(h)
                 } else {
                     Err(format!("header names segment {}", h.id))
                 }
-            }),
-        };
-        let header = match header_ok {
-            Ok(h) => h,
-            Err(why) => {
-                // A crash between creating the file and syncing its header leaves a short
-                // or zero-filled newest segment that never held an acknowledged batch.
-                if last && (len < SEGMENT_HEADER_LEN as u64 || sc.zeros_from(0).unwrap_or(false)) {
-                    out.repair = Repair::RemoveSegment { seg: id };
-                    break;
-                }
-                return Err(corrupt(id, 0, &why));
-            }
-        };
-        out.last_seq = out.last_seq.max(header.base_seq);
+            });
+            (h, blank)
+        }
+    };
+    Ok(Opened {
+        id,
+        file,
+        len,
+        header,
+        blank,
+    })
+}
 
-        let mut pos = SEGMENT_HEADER_LEN as u64;
-        let mut valid_len = len;
-        while pos < len {
-            match sc.read_batch(pos).map_err(|e| io_err(id, e))? {
-                Ok(b) => {
-                    if b.seq <= out.last_seq {
-                        let why = format!("sequence {} after {}", b.seq, out.last_seq);
+/// Reads the data directory `dir`. With `salvage`, damaged batches are skipped (and
+/// listed) instead of refusing to open.
+///
+/// Merged segments are read first: they hold only versions older than every commit in
+/// a data segment, so replaying them before the data segments (in number order)
+/// leaves each key at its newest version.
+pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
+    let ids = segment::list(vfs, dir)?;
+    let mut out = Recovered {
+        keydir: Keydir::default(),
+        segments: Vec::with_capacity(ids.len()),
+        active: None,
+        last_seq: 0,
+        repair: Repair::None,
+        salvaged: Vec::new(),
+        hinted: 0,
+    };
+    let mut opened = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        opened.push(open_segment(vfs, dir, id)?);
+    }
+    let is_data = |o: &Opened| matches!(&o.header, Ok(h) if h.kind == SEGMENT_KIND_DATA);
+    let newest_data = opened.iter().rev().find(|o| is_data(o)).map(|o| o.id);
+    // A crash between creating a data segment and syncing its header leaves a blank
+    // file newer than every data segment; it never held a commit.
+    let mut torn_new = None;
+    for o in &opened {
+        if let Err(why) = &o.header {
+            if o.blank && newest_data.is_none_or(|d| o.id > d) && torn_new.is_none() {
+                torn_new = Some(o.id);
+                continue;
+            }
+            return Err(corrupt(o.id, 0, why));
+        }
+    }
+    if let Some(seg) = torn_new {
+        out.repair = Repair::RemoveSegment { seg };
+        opened.retain(|o| o.id != seg);
+    }
+
+    let (merged, data): (Vec<Opened>, Vec<Opened>) = opened.into_iter().partition(|o| !is_data(o));
+    for o in merged {
+        let header = o.header.as_ref().expect("checked");
+        out.last_seq = out.last_seq.max(header.base_seq);
+        let hint = segment::hint_path(dir, o.id);
+        let kd = &mut out.keydir;
+        let hinted = hint::load(vfs, &hint, o.id, o.len, |e| {
+            let entry = match e.kind {
+                RecordKind::Put => Entry::value(o.id, e.offset, e.val_len, e.seq),
+                RecordKind::Delete => Entry::tombstone(o.id, e.offset, e.seq),
+            };
+            kd.apply(
+                e.keyspace,
+                e.key,
+                entry,
+                e.expires_at,
+                OpenSnapshots::default(),
+            );
+        });
+        let len = if hinted {
+            out.hinted += 1;
+            o.len
+        } else {
+            scan_segment(&mut out, &o, true, false, salvage, &mut 0)?
+        };
+        out.segments.push(FoundSegment {
+            id: o.id,
+            file: o.file,
+            len,
+            merged: true,
+        });
+    }
+    let mut stream_seq = 0u64;
+    for o in data {
+        let header = o.header.as_ref().expect("checked");
+        stream_seq = stream_seq.max(header.base_seq);
+        let last = Some(o.id) == newest_data;
+        let len = scan_segment(&mut out, &o, false, last, salvage, &mut stream_seq)?;
+        out.segments.push(FoundSegment {
+            id: o.id,
+            file: o.file,
+            len,
+            merged: false,
+        });
+    }
+    out.last_seq = out.last_seq.max(stream_seq);
+    out.segments.sort_by_key(|s| s.id);
+    out.active = out.segments.iter().rposition(|s| !s.merged);
+    Ok(out)
+}
+
+/// Replays the batches of one segment into `out.keydir` and returns its valid length.
+/// `stream_seq` is the newest commit sequence of the data segments so far: their
+/// batches must follow it in order. Only the newest data segment (`last`) may end in a
+/// torn tail, and only if it does not end with a clean close's end marker.
+fn scan_segment(
+    out: &mut Recovered,
+    o: &Opened,
+    merged: bool,
+    last: bool,
+    salvage: bool,
+    stream_seq: &mut u64,
+) -> Result<u64> {
+    let id = o.id;
+    let len = o.len;
+    let mut sc = Scanner::new(o.file.as_ref(), len);
+    let closed_clean = last && ends_with_marker(&mut sc);
+    let mut pos = SEGMENT_HEADER_LEN as u64;
+    while pos < len {
+        match sc.read_batch(pos, merged).map_err(|e| io_err(id, e))? {
+            Ok(b) => {
+                if merged {
+                    out.last_seq = out.last_seq.max(b.seq);
+                    apply_batch(&mut out.keydir, id, &b);
+                } else if b.end_marker {
+                    if b.seq != *stream_seq {
+                        let why = format!("end marker at sequence {} after {}", b.seq, stream_seq);
                         if !salvage {
                             return Err(corrupt(id, pos, &why));
                         }
                         out.salvaged.push((id, pos, why));
-                    } else {
-                        out.last_seq = b.seq;
-                        apply_batch(&mut out.keydir, id, &b);
                     }
-                    pos = b.end;
-                }
-                Err(err) => {
-                    let tail_is_torn = last
-                        && match &err {
-                            BatchError::Short => true,
-                            BatchError::Bad(_) => {
-                                sc.zeros_from(pos).unwrap_or(false)
-                                    || batch_ends_at_eof(&mut sc, pos)
-                                    || never_written(&mut sc, pos)
-                            }
-                        };
-                    if tail_is_torn {
-                        out.repair = Repair::Truncate { seg: id, len: pos };
-                        valid_len = pos;
-                        break;
-                    }
-                    let why = match err {
-                        BatchError::Short => "batch runs past the end of a sealed segment".into(),
-                        BatchError::Bad(w) => w,
-                    };
+                } else if b.seq <= *stream_seq {
+                    let why = format!("sequence {} after {}", b.seq, stream_seq);
                     if !salvage {
                         return Err(corrupt(id, pos, &why));
                     }
                     out.salvaged.push((id, pos, why));
-                    match next_batch(&mut sc, pos + 1).map_err(|e| io_err(id, e))? {
-                        Some(next) => pos = next,
-                        None => {
-                            valid_len = pos;
-                            break;
-                        }
-                    }
+                } else {
+                    *stream_seq = b.seq;
+                    apply_batch(&mut out.keydir, id, &b);
+                }
+                pos = b.end;
+            }
+            Err(err) => {
+                let tail_is_torn = last
+                    && !closed_clean
+                    && (sc.zeros_from(pos).unwrap_or(false)
+                        || never_written(&mut sc, pos)
+                        || !later_commit_exists(&mut sc, pos, *stream_seq));
+                if tail_is_torn {
+                    out.repair = Repair::Truncate { seg: id, len: pos };
+                    return Ok(pos);
+                }
+                let why = match err {
+                    BatchError::Short if last => "batch runs past the end of the segment".into(),
+                    BatchError::Short => "batch runs past the end of a sealed segment".into(),
+                    BatchError::Bad(w) => w,
+                };
+                if !salvage {
+                    return Err(corrupt(id, pos, &why));
+                }
+                out.salvaged.push((id, pos, why));
+                match next_batch(&mut sc, pos + 1, merged).map_err(|e| io_err(id, e))? {
+                    Some(next) => pos = next,
+                    None => return Ok(pos),
                 }
             }
         }
-        out.segments.push((id, file, valid_len));
     }
-    Ok(out)
+    Ok(len)
 }
 
-/// Whether the damaged batch at `pos` declares an end exactly at the end of the file:
-/// the last write, partly persisted.
-fn batch_ends_at_eof(sc: &mut Scanner, pos: u64) -> bool {
-    let Ok(Some(hb)) = sc.bytes(pos, BATCH_HEADER_LEN) else {
-        return true;
+/// Whether the segment ends with a valid end marker: it was closed cleanly, and
+/// nothing in it can be a torn write.
+fn ends_with_marker(sc: &mut Scanner) -> bool {
+    let Some(at) = sc.len.checked_sub(BATCH_HEADER_LEN as u64) else {
+        return false;
     };
-    BatchHeader::decode(hb)
-        .is_some_and(|bh| (pos + BATCH_HEADER_LEN as u64).checked_add(bh.body_len) == Some(sc.len))
+    at >= SEGMENT_HEADER_LEN as u64 && matches!(sc.read_batch(at, false), Ok(Ok(b)) if b.end_marker)
+}
+
+/// Whether a valid batch of a commit newer than `stream_seq` follows the damaged batch
+/// at `pos`. A crash only tears the last writes, so damage followed by a later commit is
+/// corruption, not a torn tail. (Old batches of a removed file that a file system might
+/// expose in unwritten space carry older sequences and do not count.)
+fn later_commit_exists(sc: &mut Scanner, pos: u64, stream_seq: u64) -> bool {
+    let mut from = pos + 1;
+    while let Ok(Some(at)) = next_batch(sc, from, false) {
+        if let Ok(Ok(b)) = sc.read_batch(at, false) {
+            if b.seq > stream_seq && !b.end_marker {
+                return true;
+            }
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// Whether the batch header at `pos` is all zero bytes: space a crash left unwritten
@@ -323,10 +478,10 @@ fn never_written(sc: &mut Scanner, pos: u64) -> bool {
 }
 
 /// The next offset at or after `from` where a whole valid batch starts.
-fn next_batch(sc: &mut Scanner, mut from: u64) -> io::Result<Option<u64>> {
+fn next_batch(sc: &mut Scanner, mut from: u64, merged: bool) -> io::Result<Option<u64>> {
     let magic = super::format::BATCH_MAGIC.to_le_bytes();
     while from + BATCH_HEADER_LEN as u64 <= sc.len {
-        if sc.bytes(from, 4)? == Some(&magic[..]) && sc.read_batch(from)?.is_ok() {
+        if sc.bytes(from, 4)? == Some(&magic[..]) && sc.read_batch(from, merged)?.is_ok() {
             return Ok(Some(from));
         }
         from += 1;
@@ -348,9 +503,4 @@ fn apply_batch(kd: &mut Keydir, seg: u32, b: &FoundBatch) {
             OpenSnapshots::default(),
         );
     }
-}
-
-/// Segment number → valid length, for stats.
-pub fn sizes(segments: &[(u32, Arc<dyn VFile>, u64)]) -> BTreeMap<u32, u64> {
-    segments.iter().map(|(id, _, len)| (*id, *len)).collect()
 }

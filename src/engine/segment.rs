@@ -3,11 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::format::SegmentHeader;
+use super::format::{SegmentHeader, SEGMENT_KIND_DATA};
 use super::vfs::{OpenMode, VFile, Vfs};
 use crate::error::{Error, Result};
 
 const SUFFIX: &str = ".kseg";
+const HINT_SUFFIX: &str = ".khint";
+/// Suffix of files a merge writes before it commits; removed at open if it never did.
+pub const MERGE_TMP_SUFFIX: &str = ".merge";
 
 /// File name of segment `id`: zero-padded so listings read well, but always parsed as a
 /// number, never sorted as text.
@@ -17,6 +20,27 @@ pub fn file_name(id: u32) -> String {
 
 pub fn path(dir: &Path, id: u32) -> PathBuf {
     dir.join(file_name(id))
+}
+
+/// Path of the hint file of segment `id`.
+pub fn hint_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("{id:010}{HINT_SUFFIX}"))
+}
+
+/// Where a merge writes `path` before its commit.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(MERGE_TMP_SUFFIX);
+    PathBuf::from(s)
+}
+
+/// The segment number a hint file name stands for, if it names one.
+pub fn parse_hint_name(name: &str) -> Option<u32> {
+    let stem = name.strip_suffix(HINT_SUFFIX)?;
+    if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
 }
 
 /// The segment number a file name stands for, if it names a segment.
@@ -38,7 +62,8 @@ pub fn list(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<u32>> {
     Ok(ids)
 }
 
-/// Creates segment `id` with its header, durable (file and directory entry) on return.
+/// Creates data segment `id` with its header, durable (file and directory entry) on
+/// return.
 pub fn create(vfs: &dyn Vfs, dir: &Path, id: u32, base_seq: u64) -> Result<Arc<dyn VFile>> {
     let p = path(dir, id);
     let ctx = || format!("creating segment {}", p.display());
@@ -48,6 +73,7 @@ pub fn create(vfs: &dyn Vfs, dir: &Path, id: u32, base_seq: u64) -> Result<Arc<d
     let header = SegmentHeader {
         id: u64::from(id),
         base_seq,
+        kind: SEGMENT_KIND_DATA,
     };
     file.write_all_at(&header.encode(), 0)
         .and_then(|_| file.sync_data())

@@ -2,8 +2,10 @@
  * corruption.c: damaged segment files. A flipped byte inside an early batch (with later
  * batches after it) makes kat_db_open fail with KAT_CORRUPTION and change nothing; with
  * kat_options_set_salvage the database opens without the damaged batch (wholly absent:
- * batches are atomic) and with everything else. Damage confined to the last batch is a
- * torn tail: the database opens without salvage and without that batch.
+ * batches are atomic) and with everything else. Damage confined to the last batch of a
+ * cleanly closed database is corruption too (the close left an end marker); without the
+ * marker, as a crash leaves it, it is a torn tail: the database opens without salvage
+ * and without that batch.
  */
 #include "kat_check.h"
 
@@ -188,8 +190,23 @@ static void test_early_damage(const char *path)
     kat_options_free(o);
 }
 
-/* Damage in the last batch only is a torn tail: it opens without salvage, minus that
- * batch, and the repaired database is clean afterwards. */
+/* Cuts the 32-byte end marker a clean close appended to the segment of `dir`. */
+static void strip_end_marker(const char *dir)
+{
+    char seg[4096];
+    size_t len;
+    uint8_t *data;
+
+    only_segment(dir, seg, sizeof seg);
+    data = read_file(seg, &len);
+    free(data);
+    CHECK(len > 32);
+    CHECK(truncate(seg, (off_t)(len - 32)) == 0);
+}
+
+/* Damage in the last batch only: corruption after a clean close; a torn tail when the
+ * segment ends as a crash leaves it (it opens without salvage, minus that batch, and
+ * the repaired database is clean afterwards). */
 static void test_torn_tail(const char *path)
 {
     kat_db *db = OPEN(path, NULL);
@@ -206,6 +223,10 @@ static void test_torn_tail(const char *path)
     kat_batch_free(b);
     CLOSE(db);
     flip_inside(path, TAIL);
+    db = NULL;
+    CHECK_FAIL(kat_db_open(path, NULL, &db, &err), KAT_CORRUPTION, err);
+    CHECK(db == NULL);
+    strip_end_marker(path);
 
     db = OPEN(path, NULL);
     check_value(db, "first", "one");
