@@ -30,6 +30,7 @@ use engine::format::{OpRef, RecordKind};
 use engine::vfs::{StdFs, Vfs};
 use engine::{Engine, EngineOptions};
 
+pub use engine::backup::{BackupInfo, VerifyReport};
 pub use engine::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use engine::merge::MergeStats;
 pub use engine::{AutoMerge, Stats, SyncMode};
@@ -398,6 +399,19 @@ impl Db {
     /// snapshot can see are kept. A crash at any point leaves the same contents.
     pub fn merge(&self) -> Result<MergeStats> {
         self.with(|e| e.merge())
+    }
+
+    /// Writes a consistent copy of the database, as of the last commit when the call
+    /// begins, into the new directory `dest` while reads and writes continue. The copy
+    /// opens as a database; [`BackupInfo::seq`] names its commit point.
+    pub fn backup(&self, dest: impl AsRef<Path>) -> Result<BackupInfo> {
+        self.with(|e| e.backup(dest.as_ref()))
+    }
+
+    /// Reads every record and checks every checksum (and every hint file), changing
+    /// nothing: damage is reported in the result, not as an error.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.with(|e| e.verify())
     }
 
     /// Current counters.

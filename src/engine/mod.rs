@@ -1,6 +1,7 @@
 //! The log-structured engine: segments on disk, the keydir in memory, atomic batch
 //! commits with group commit, and recovery. Pure Rust; knows nothing of C.
 
+pub mod backup;
 pub mod catalog;
 pub mod format;
 pub mod hint;

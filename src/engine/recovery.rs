@@ -504,3 +504,63 @@ fn apply_batch(kd: &mut Keydir, seg: u32, b: &FoundBatch) {
         );
     }
 }
+
+/// What checking one segment found.
+#[derive(Debug, Default)]
+pub struct SegmentCheck {
+    pub batches: u64,
+    pub records: u64,
+    /// Batches that failed a check.
+    pub damaged: u64,
+    /// The first failure: byte offset and reason.
+    pub first_bad: Option<(u64, String)>,
+}
+
+/// Reads every batch of a segment's first `len` bytes and checks every checksum,
+/// changing nothing. Past a damaged batch it continues at the next valid one.
+pub fn check_segment(file: &dyn VFile, id: u32, len: u64) -> Result<SegmentCheck> {
+    let mut sc = Scanner::new(file, len);
+    let mut out = SegmentCheck::default();
+    let header = match sc.bytes(0, SEGMENT_HEADER_LEN).map_err(|e| io_err(id, e))? {
+        None => Err("segment shorter than its header".to_string()),
+        Some(b) => SegmentHeader::decode(b.try_into().expect("header length")),
+    };
+    let merged = match header {
+        Ok(h) if h.id == u64::from(id) => h.kind != SEGMENT_KIND_DATA,
+        Ok(h) => {
+            out.damaged += 1;
+            out.first_bad = Some((0, format!("header names segment {}", h.id)));
+            return Ok(out);
+        }
+        Err(why) => {
+            out.damaged += 1;
+            out.first_bad = Some((0, why));
+            return Ok(out);
+        }
+    };
+    let mut pos = SEGMENT_HEADER_LEN as u64;
+    while pos < len {
+        match sc.read_batch(pos, merged).map_err(|e| io_err(id, e))? {
+            Ok(b) => {
+                out.batches += 1;
+                out.records += b.records.len() as u64;
+                pos = b.end;
+            }
+            Err(err) => {
+                out.damaged += 1;
+                if out.first_bad.is_none() {
+                    let why = match err {
+                        BatchError::Short => "batch runs past the end of the segment".into(),
+                        BatchError::Bad(w) => w,
+                    };
+                    out.first_bad = Some((pos, why));
+                }
+                match next_batch(&mut sc, pos + 1, merged).map_err(|e| io_err(id, e))? {
+                    Some(next) => pos = next,
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(out)
+}

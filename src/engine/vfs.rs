@@ -74,6 +74,11 @@ pub trait Vfs: Send + Sync {
     /// Takes an exclusive advisory lock on `path` (created if missing) without waiting:
     /// `WouldBlock` when someone else holds it.
     fn lock(&self, path: &Path) -> io::Result<Box<dyn LockGuard>>;
+    /// Makes `to` a second name of the file `from` (a hard link); `Unsupported` where
+    /// the implementation cannot, and callers then copy.
+    fn hard_link(&self, _from: &Path, _to: &Path) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
 }
 
 /// The real file system.
@@ -144,6 +149,9 @@ impl Vfs for StdFs {
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         File::open(path)?.sync_all()
+    }
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::hard_link(from, to)
     }
     fn lock(&self, path: &Path) -> io::Result<Box<dyn LockGuard>> {
         let f = OpenOptions::new()
