@@ -71,6 +71,11 @@
 #define KAT_ITER_REVERSE 1
 
 /**
+ * Longest reason `kat_verify_report` holds, terminating NUL included.
+ */
+#define KAT_VERIFY_REASON_LEN 128
+
+/**
  * `kat_txn_begin` flag: the transaction only reads; writes return `KAT_READ_ONLY`.
  */
 #define KAT_TXN_READ_ONLY 1
@@ -200,6 +205,113 @@ typedef struct kat_iter_opts {
    */
   uint32_t flags;
 } kat_iter_opts;
+
+/**
+ * What `kat_db_merge` did.
+ */
+typedef struct kat_merge_stats {
+  /**
+   * Segments merged away.
+   */
+  uint64_t input_segments;
+  /**
+   * Their total size in bytes.
+   */
+  uint64_t input_bytes;
+  /**
+   * Merged segments written.
+   */
+  uint64_t output_segments;
+  /**
+   * Their total size in bytes.
+   */
+  uint64_t output_bytes;
+  /**
+   * Records copied.
+   */
+  uint64_t records;
+  /**
+   * Expired values dropped.
+   */
+  uint64_t expired;
+  /**
+   * Wall time in milliseconds.
+   */
+  uint64_t millis;
+  /**
+   * Reserved for future counters; zero.
+   */
+  uint64_t reserved[5];
+} kat_merge_stats;
+
+/**
+ * What `kat_db_backup` copied.
+ */
+typedef struct kat_backup_info {
+  /**
+   * The copy holds exactly the commits up to this sequence number.
+   */
+  uint64_t seq;
+  /**
+   * Segment files in the copy.
+   */
+  uint64_t segments;
+  /**
+   * Their total size in bytes.
+   */
+  uint64_t bytes;
+  /**
+   * Files hard-linked rather than copied.
+   */
+  uint64_t linked;
+  /**
+   * Reserved for future counters; zero.
+   */
+  uint64_t reserved[4];
+} kat_backup_info;
+
+/**
+ * What `kat_db_verify` found.
+ */
+typedef struct kat_verify_report {
+  /**
+   * Segments checked.
+   */
+  uint64_t segments;
+  /**
+   * Batches whose every checksum matched.
+   */
+  uint64_t batches;
+  /**
+   * Records in them.
+   */
+  uint64_t records;
+  /**
+   * Bytes checked.
+   */
+  uint64_t bytes;
+  /**
+   * Hint files that matched their segment.
+   */
+  uint64_t hints_ok;
+  /**
+   * Hint files that did not (open ignores them and scans the segment instead).
+   */
+  uint64_t hints_bad;
+  /**
+   * Batches or segment headers that failed a check; 0 when the database is intact.
+   */
+  uint64_t damaged;
+  /**
+   * When `damaged` is not 0: the segment number and byte offset of the first damage.
+   */
+  uint64_t first_bad_segment;
+  uint64_t first_bad_offset;
+  /**
+   * When `damaged` is not 0: why, NUL-terminated (cut to fit); otherwise "".
+   */
+  char first_bad_reason[KAT_VERIFY_REASON_LEN];
+} kat_verify_report;
 
 /**
  * When commits reach stable storage: one of the `KAT_SYNC_*` values.
@@ -913,6 +1025,50 @@ kat_status kat_batch_delete_in(struct kat_batch *b,
                                struct kat_error **err);
 
 /**
+ * Compacts the database now: seals the active segment, rewrites the live data of every
+ * other segment into merged segments (with hint files, so the next open reads no
+ * values), and removes the old ones. Overwritten versions, deleted keys and expired
+ * values are dropped; versions a live transaction or iterator can see are kept. Reads
+ * and writes on other threads continue meanwhile; one merge runs at a time. A crash at
+ * any point leaves the same contents. `out` may be NULL; otherwise it receives what was
+ * done. A close from another thread stops the merge with `KAT_CLOSED`.
+ *
+ * # Safety
+ * `db` NULL or live; `out` NULL or writable; `err` NULL or writable.
+ */
+kat_status kat_db_merge(struct kat_db *db,
+                        struct kat_merge_stats *out,
+                        struct kat_error **err);
+
+/**
+ * Writes a consistent copy of the database into the directory `dest_dir`, which must
+ * not exist yet (its parent must): every commit up to the moment of the call, nothing
+ * after, while reads and writes continue (merges wait). Sealed segments are hard-linked
+ * where the file system allows. The copy opens with `kat_db_open` like any database.
+ * `out` may be NULL; otherwise it receives the copy's commit point (`seq`) and sizes.
+ *
+ * # Safety
+ * `db` NULL or live; `dest_dir` NULL or NUL-terminated; `out` NULL or writable; `err`
+ * NULL or writable.
+ */
+kat_status kat_db_backup(struct kat_db *db,
+                         const char *dest_dir,
+                         struct kat_backup_info *out,
+                         struct kat_error **err);
+
+/**
+ * Reads every record of every segment and checks every checksum, and every hint file
+ * against its segment, changing nothing. Damage is reported in `*out` (`damaged`,
+ * `first_bad_*`), not as an error status: `KAT_OK` means the check ran.
+ *
+ * # Safety
+ * `db` NULL or live; `out` writable; `err` NULL or writable.
+ */
+kat_status kat_db_verify(struct kat_db *db,
+                         struct kat_verify_report *out,
+                         struct kat_error **err);
+
+/**
  * Creates options holding the defaults (sync always, 128 MiB segments, create the
  * directory if missing, no salvage).
  *
@@ -952,6 +1108,20 @@ kat_status kat_options_set_segment_size(struct kat_options *o,
  */
 kat_status kat_options_set_salvage(struct kat_options *o,
                                    bool on);
+
+/**
+ * The automatic merge policy: after the active segment fills up, a background merge
+ * starts when unreachable bytes make up at least `dead_ratio` (0 to 1) of all segment
+ * bytes and amount to at least `min_dead_bytes`. The default is 0.5 and 256 MiB. A
+ * `dead_ratio` of 0 turns automatic merging off (`kat_db_merge` still works); a ratio
+ * above 1 or not a number is `KAT_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `o` is NULL or live options not used by another thread.
+ */
+kat_status kat_options_set_auto_merge(struct kat_options *o,
+                                      double dead_ratio,
+                                      uint64_t min_dead_bytes);
 
 /**
  * Whether `kat_db_open` creates a missing directory (default true; the parent must

@@ -33,6 +33,7 @@ const PROGRAMS: &[&str] = &[
     "txn",
     "iter",
     "ttl",
+    "maintenance",
 ];
 
 /// Longest a program may run (valgrind included) before it counts as hung.
@@ -355,6 +356,11 @@ fn c_iter() {
 #[test]
 fn c_ttl() {
     check_c_program("ttl");
+}
+
+#[test]
+fn c_maintenance() {
+    check_c_program("maintenance");
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod batch;
 mod db;
 mod iter;
 mod keyspace;
+mod maintenance;
 mod options;
 mod txn;
 

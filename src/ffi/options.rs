@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{boundary, boundary_void, give, handle_mut, kat_status, out_param};
 use crate::engine::MIN_SEGMENT_SIZE;
-use crate::{Error, Options, SyncMode};
+use crate::{AutoMerge, Error, Options, SyncMode};
 
 /// When commits reach stable storage: one of the `KAT_SYNC_*` values.
 #[allow(non_camel_case_types)]
@@ -115,6 +115,39 @@ pub unsafe extern "C" fn kat_options_set_salvage(o: *mut kat_options, on: bool) 
         boundary(std::ptr::null_mut(), || {
             let o = handle_mut(o, "options")?;
             o.opts = std::mem::take(&mut o.opts).salvage(on);
+            Ok(())
+        })
+    }
+}
+
+/// The automatic merge policy: after the active segment fills up, a background merge
+/// starts when unreachable bytes make up at least `dead_ratio` (0 to 1) of all segment
+/// bytes and amount to at least `min_dead_bytes`. The default is 0.5 and 256 MiB. A
+/// `dead_ratio` of 0 turns automatic merging off (`kat_db_merge` still works); a ratio
+/// above 1 or not a number is `KAT_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `o` is NULL or live options not used by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn kat_options_set_auto_merge(
+    o: *mut kat_options,
+    dead_ratio: f64,
+    min_dead_bytes: u64,
+) -> kat_status {
+    // SAFETY: error reporting is disabled; `o` is checked by handle_mut.
+    unsafe {
+        boundary(std::ptr::null_mut(), || {
+            let o = handle_mut(o, "options")?;
+            if !(0.0..=1.0).contains(&dead_ratio) {
+                return Err(Error::InvalidArgument(
+                    "dead_ratio must be between 0 and 1".into(),
+                ));
+            }
+            let policy = (dead_ratio > 0.0).then_some(AutoMerge {
+                dead_ratio,
+                min_dead_bytes,
+            });
+            o.opts = std::mem::take(&mut o.opts).auto_merge(policy);
             Ok(())
         })
     }
