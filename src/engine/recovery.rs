@@ -13,7 +13,7 @@ use super::format::{
     SEGMENT_HEADER_LEN, SEGMENT_KIND_DATA,
 };
 use super::hint;
-use super::keydir::{Entry, Keydir, OpenSnapshots};
+use super::keydir::{Entry, Keydir, OpenSnapshots, SortedLoader};
 use super::segment;
 use super::vfs::{OpenMode, VFile, Vfs};
 use crate::error::{Error, Result};
@@ -322,29 +322,27 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
     }
 
     let (merged, data): (Vec<Opened>, Vec<Opened>) = opened.into_iter().partition(|o| !is_data(o));
+    // One merge wrote all merged segments, walking keys in order: together they come in
+    // key order, which the loader builds the index from in bulk.
+    let mut loader = SortedLoader::default();
     for o in merged {
         let header = o.header.as_ref().expect("checked");
         out.last_seq = out.last_seq.max(header.base_seq);
         let hint = segment::hint_path(dir, o.id);
-        let kd = &mut out.keydir;
         let hinted = hint::load(vfs, &hint, o.id, o.len, |e| {
             let entry = match e.kind {
                 RecordKind::Put => Entry::value(o.id, e.offset, e.val_len, e.seq),
                 RecordKind::Delete => Entry::tombstone(o.id, e.offset, e.seq),
             };
-            kd.apply(
-                e.keyspace,
-                e.key,
-                entry,
-                e.expires_at,
-                OpenSnapshots::default(),
-            );
+            loader.push(e.keyspace, e.key, entry, e.expires_at);
         });
         let len = if hinted {
             out.hinted += 1;
             o.len
         } else {
-            scan_segment(&mut out, &o, true, false, salvage, &mut 0)?
+            // Whatever a damaged hint file fed is fed again, in the same order.
+            let mut sink = Sink::Loader(&mut loader);
+            scan_segment(&mut out, &mut sink, &o, true, false, salvage, &mut 0)?
         };
         out.segments.push(FoundSegment {
             id: o.id,
@@ -353,12 +351,22 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
             merged: true,
         });
     }
+    loader.finish(&mut out.keydir);
     let mut stream_seq = 0u64;
     for o in data {
         let header = o.header.as_ref().expect("checked");
         stream_seq = stream_seq.max(header.base_seq);
         let last = Some(o.id) == newest_data;
-        let len = scan_segment(&mut out, &o, false, last, salvage, &mut stream_seq)?;
+        let mut sink = Sink::Keydir;
+        let len = scan_segment(
+            &mut out,
+            &mut sink,
+            &o,
+            false,
+            last,
+            salvage,
+            &mut stream_seq,
+        )?;
         out.segments.push(FoundSegment {
             id: o.id,
             file: o.file,
@@ -376,8 +384,17 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
 /// `stream_seq` is the newest commit sequence of the data segments so far: their
 /// batches must follow it in order. Only the newest data segment (`last`) may end in a
 /// torn tail, and only if it does not end with a clean close's end marker.
+/// Where replayed records go.
+enum Sink<'a> {
+    /// Straight into the index (data segments, in commit order).
+    Keydir,
+    /// Into the bulk loader (merged segments).
+    Loader(&'a mut SortedLoader),
+}
+
 fn scan_segment(
     out: &mut Recovered,
+    sink: &mut Sink<'_>,
     o: &Opened,
     merged: bool,
     last: bool,
@@ -394,7 +411,7 @@ fn scan_segment(
             Ok(b) => {
                 if merged {
                     out.last_seq = out.last_seq.max(b.seq);
-                    apply_batch(&mut out.keydir, id, &b);
+                    apply_batch(&mut out.keydir, sink, id, &b);
                 } else if b.end_marker {
                     if b.seq != *stream_seq {
                         let why = format!("end marker at sequence {} after {}", b.seq, stream_seq);
@@ -411,7 +428,7 @@ fn scan_segment(
                     out.salvaged.push((id, pos, why));
                 } else {
                     *stream_seq = b.seq;
-                    apply_batch(&mut out.keydir, id, &b);
+                    apply_batch(&mut out.keydir, sink, id, &b);
                 }
                 pos = b.end;
             }
@@ -489,19 +506,22 @@ fn next_batch(sc: &mut Scanner, mut from: u64, merged: bool) -> io::Result<Optio
     Ok(None)
 }
 
-fn apply_batch(kd: &mut Keydir, seg: u32, b: &FoundBatch) {
+fn apply_batch(kd: &mut Keydir, sink: &mut Sink<'_>, seg: u32, b: &FoundBatch) {
     for (rh, key, at) in &b.records {
         let entry = match rh.kind {
             RecordKind::Put => Entry::value(seg, *at, rh.val_len, rh.seq),
             RecordKind::Delete => Entry::tombstone(seg, *at, rh.seq),
         };
-        kd.apply(
-            rh.keyspace,
-            key,
-            entry,
-            rh.expires_at,
-            OpenSnapshots::default(),
-        );
+        match sink {
+            Sink::Keydir => kd.apply(
+                rh.keyspace,
+                key,
+                entry,
+                rh.expires_at,
+                OpenSnapshots::default(),
+            ),
+            Sink::Loader(l) => l.push(rh.keyspace, key, entry, rh.expires_at),
+        }
     }
 }
 
