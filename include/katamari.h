@@ -183,9 +183,18 @@ typedef struct kat_stats {
    */
   uint64_t last_seq;
   /**
+   * Merges completed since open (`kat_db_merge` or automatic).
+   */
+  uint64_t merges;
+  /**
+   * Automatic merges that failed since open (a failed `kat_db_merge` reports its own
+   * error instead).
+   */
+  uint64_t merge_failures;
+  /**
    * Reserved for future counters; zero.
    */
-  uint64_t reserved[9];
+  uint64_t reserved[7];
 } kat_stats;
 
 /**

@@ -276,6 +276,7 @@ impl Engine {
             outputs,
         })?;
         stats.millis = started.elapsed().as_millis() as u64;
+        self.merges_done.fetch_add(1, Ordering::Relaxed);
         Ok(stats)
     }
 

@@ -102,6 +102,10 @@ pub struct Stats {
     pub keydir_bytes: u64,
     /// Sequence of the newest visible commit.
     pub last_seq: u64,
+    /// Merges completed since open (on request or automatic).
+    pub merges: u64,
+    /// Automatic merges that failed since open (their error has no caller to go to).
+    pub merge_failures: u64,
 }
 
 struct Writer {
@@ -190,6 +194,8 @@ pub struct Engine {
     auto_merge: Mutex<Option<JoinHandle<()>>>,
     /// Background merges that failed (their error is not reported anywhere else).
     auto_merge_failures: AtomicU64,
+    /// Merges completed.
+    merges_done: AtomicU64,
     me: Weak<Engine>,
 }
 
@@ -407,6 +413,7 @@ impl Engine {
             closing: AtomicBool::new(false),
             auto_merge: Mutex::new(None),
             auto_merge_failures: AtomicU64::new(0),
+            merges_done: AtomicU64::new(0),
             me: me.clone(),
             opts,
         });
@@ -1013,6 +1020,8 @@ impl Engine {
             segments: st.files.len() as u64,
             keydir_bytes: st.keydir.memory_bytes(),
             last_seq: self.visible_seq.load(Ordering::Acquire),
+            merges: self.merges_done.load(Ordering::Relaxed),
+            merge_failures: self.auto_merge_failures.load(Ordering::Relaxed),
         }
     }
 

@@ -33,8 +33,13 @@ pub struct kat_stats {
     pub keydir_bytes: u64,
     /// Sequence number of the newest commit.
     pub last_seq: u64,
+    /// Merges completed since open (`kat_db_merge` or automatic).
+    pub merges: u64,
+    /// Automatic merges that failed since open (a failed `kat_db_merge` reports its own
+    /// error instead).
+    pub merge_failures: u64,
     /// Reserved for future counters; zero.
-    pub reserved: [u64; 9],
+    pub reserved: [u64; 7],
 }
 
 /// Borrows the database of a handle.
@@ -311,7 +316,9 @@ pub unsafe extern "C" fn kat_db_stats(
                 segments: s.segments,
                 keydir_bytes: s.keydir_bytes,
                 last_seq: s.last_seq,
-                reserved: [0; 9],
+                merges: s.merges,
+                merge_failures: s.merge_failures,
+                reserved: [0; 7],
             });
             Ok(())
         })

@@ -78,6 +78,8 @@ static void test_merge_backup_verify(const char *dir)
     CHECK_OK(kat_db_merge(db, NULL, &err), err); /* out is optional */
 
     CHECK_OK(kat_db_stats(db, &st, &err), err);
+    CHECK(st.merges == 2);
+    CHECK(st.merge_failures == 0);
     memset(&info, 0, sizeof info);
     CHECK_OK(kat_db_backup(db, dest, &info, &err), err);
     CHECK(info.seq == st.last_seq);
