@@ -857,11 +857,7 @@ impl Engine {
             st.sealed_len.insert(w.seg, w.end);
             st.files
                 .insert(next, SegFile::new(file.clone(), self.opts.segment_size));
-            self.opts.auto_merge.is_some_and(|p| {
-                let total: u64 = st.sealed_len.values().sum();
-                let dead = total.saturating_sub(st.keydir.live_bytes());
-                dead >= p.min_dead_bytes && dead as f64 >= p.dead_ratio * total as f64
-            })
+            self.policy_wants_merge(&st)
         };
         w.file = file;
         w.seg = next;
@@ -870,6 +866,15 @@ impl Engine {
             self.start_auto_merge();
         }
         Ok(())
+    }
+
+    /// Whether the automatic merge policy calls for a merge now.
+    fn policy_wants_merge(&self, st: &State) -> bool {
+        self.opts.auto_merge.is_some_and(|p| {
+            let total: u64 = st.sealed_len.values().sum();
+            let dead = total.saturating_sub(st.keydir.live_bytes());
+            dead >= p.min_dead_bytes && dead as f64 >= p.dead_ratio * total as f64
+        })
     }
 
     /// A fresh segment number.
@@ -892,10 +897,13 @@ impl Engine {
         *slot = std::thread::Builder::new()
             .name("katamari-merge".into())
             .spawn(move || {
-                if let Some(engine) = me.upgrade() {
-                    if engine.merge().is_err() {
-                        engine.auto_merge_failures.fetch_add(1, Ordering::Relaxed);
-                    }
+                let Some(engine) = me.upgrade() else { return };
+                // A merge that was running when this one was asked for may have done
+                // the work already.
+                drop(engine.merge_lock.lock());
+                let wanted = engine.policy_wants_merge(&engine.state.read());
+                if wanted && engine.merge().is_err() && !engine.closing.load(Ordering::Acquire) {
+                    engine.auto_merge_failures.fetch_add(1, Ordering::Relaxed);
                 }
             })
             .ok();

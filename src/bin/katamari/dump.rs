@@ -100,9 +100,9 @@ pub fn dump(dir: &Path, a: &DumpArgs, quiet: bool, mut out: Out) -> CliResult<()
 /// `path`, so `path` is never left holding a partial dump.
 fn dump_to_file(db: &Db, plan: &Plan, path: &Path, bar: &indicatif::ProgressBar) -> CliResult<u64> {
     let tmp = partial_path(path);
-    let file = File::create(&tmp).map_err(|e| CliError::io(tmp.display(), e))?;
+    let file = File::create(&tmp).map_err(|e| CliError::io(path.display(), e))?;
     let mut w = io::BufWriter::new(file);
-    let werr = |e: io::Error| CliError::io(tmp.display(), e);
+    let werr = |e: io::Error| CliError::io(path.display(), e);
     let result = write_dump(db, plan, &mut w, bar, &werr).and_then(|n| {
         let file = w.into_inner().map_err(|e| werr(e.into_error()))?;
         file.sync_all().map_err(werr)?;
