@@ -110,6 +110,31 @@ pub enum Command {
         #[command(flatten)]
         args: BenchArgs,
     },
+    /// Compact the database: rewrite live data, drop overwritten, deleted and expired
+    /// values, write hint files for a fast open
+    Merge {
+        #[command(flatten)]
+        db: DbDir,
+        #[command(flatten)]
+        args: JsonArgs,
+    },
+    /// Copy the database into DEST (a new directory), consistent as of one commit
+    Backup {
+        #[command(flatten)]
+        db: DbDir,
+        /// The new directory to write the copy into (must not exist)
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+        #[command(flatten)]
+        args: JsonArgs,
+    },
+    /// Read every record and check every checksum (exit code 1 if anything is damaged)
+    Verify {
+        #[command(flatten)]
+        db: DbDir,
+        #[command(flatten)]
+        args: JsonArgs,
+    },
     /// Interactive prompt taking get/put/delete/scan/stats/keyspaces/use/help/exit
     Shell {
         #[command(flatten)]

@@ -46,7 +46,7 @@ impl<'a> Ctx<'a> {
         self.out.write_all(bytes).map_err(CliError::output)
     }
 
-    fn line(&mut self, text: &str) -> CliResult<()> {
+    pub fn line(&mut self, text: &str) -> CliResult<()> {
         self.write(text.as_bytes())?;
         self.write(b"\n")
     }

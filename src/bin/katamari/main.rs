@@ -2,7 +2,7 @@
 //!
 //! Every subcommand is `katamari <COMMAND> <DIR> [ARGS]`; `docs/CLI.md` documents them,
 //! the dump format and the exit codes. Each subcommand is one arm of [`run`] calling one
-//! function, so a new one (merge, backup, verify) is a variant in `args.rs` plus an arm.
+//! function, so a new one is a variant in `args.rs` plus an arm.
 
 mod args;
 mod bench;
@@ -10,6 +10,7 @@ mod bytes;
 mod commands;
 mod dump;
 mod error;
+mod maintenance;
 mod open;
 mod progress;
 mod shell;
@@ -50,6 +51,15 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Load { db, args } => dump::load(&db.dir, db.create, &args, cli.quiet),
         Command::Bench { db, args } => bench::run(&db.dir, db.create, &args, cli.quiet, out),
         Command::Shell { db } => shell::run(&db.dir, db.create, out),
+        Command::Merge { db, args } => with_db(&db.dir, Mode::Existing, out, |c| {
+            maintenance::merge(c, &args, cli.quiet)
+        }),
+        Command::Backup { db, dest, args } => with_db(&db.dir, Mode::Existing, out, |c| {
+            maintenance::backup(c, &dest, &args, cli.quiet)
+        }),
+        Command::Verify { db, args } => with_db(&db.dir, Mode::Existing, out, |c| {
+            maintenance::verify(c, &args, cli.quiet)
+        }),
     }
 }
 
