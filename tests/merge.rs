@@ -608,3 +608,24 @@ fn the_auto_merge_policy_merges_in_the_background() {
         assert_eq!(db.get(&key(i)).unwrap(), Some(value(i, 29)));
     }
 }
+
+#[test]
+fn opening_and_closing_without_writes_adds_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let db = Db::open(&dir, opts()).unwrap();
+    db.put(b"k", b"v").unwrap();
+    db.close().unwrap();
+    let size = dir_bytes(&dir, ".kseg");
+    for _ in 0..3 {
+        let db = Db::open(&dir, opts()).unwrap();
+        assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+        db.close().unwrap();
+    }
+    assert_eq!(dir_bytes(&dir, ".kseg"), size);
+    let db = Db::open(&dir, opts()).unwrap();
+    db.put(b"k2", b"v").unwrap();
+    db.close().unwrap();
+    let db = Db::open(&dir, opts()).unwrap();
+    assert_eq!(db.get(b"k2").unwrap(), Some(b"v".to_vec()));
+}

@@ -929,6 +929,16 @@ impl Engine {
         let mut w = self.writer.lock();
         let marker = format::encode_end_marker(w.next_seq - 1);
         let at = w.end;
+        // Opened and closed without a write: the marker of the last close still stands.
+        let mut tail = [0u8; format::BATCH_HEADER_LEN];
+        if at >= (format::SEGMENT_HEADER_LEN + format::BATCH_HEADER_LEN) as u64
+            && w.file
+                .read_exact_at(&mut tail, at - format::BATCH_HEADER_LEN as u64)
+                .is_ok()
+            && tail == marker
+        {
+            return Ok(());
+        }
         w.file
             .write_all_at(&marker, at)
             .and_then(|_| w.file.sync_data())
