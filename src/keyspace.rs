@@ -82,6 +82,12 @@ impl Keyspace {
         self.db.with(|e| e.get(self.id, key))
     }
 
+    /// When `key` expires (ms since the Unix epoch); `None` without expiry or value.
+    pub fn expires_at(&self, key: &[u8]) -> Result<Option<u64>> {
+        self.live()?;
+        self.db.with(|e| Ok(e.expires_at(self.id, key)))
+    }
+
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.live()?;
         self.db.with(|e| e.contains(self.id, key))

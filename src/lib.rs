@@ -365,6 +365,12 @@ impl Db {
         }])
     }
 
+    /// When `key` expires, in milliseconds since the Unix epoch (on the database's
+    /// clock); `None` when it has no expiry or no live value.
+    pub fn expires_at(&self, key: &[u8]) -> Result<Option<u64>> {
+        self.with(|e| Ok(e.expires_at(DEFAULT_KEYSPACE, key)))
+    }
+
     /// Whether `key` is present.
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.with(|e| e.contains(DEFAULT_KEYSPACE, key))

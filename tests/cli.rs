@@ -820,3 +820,45 @@ fn merge_backup_and_verify() {
     run(&["verify", p(&missing)]).fails(1, "nope");
     assert!(!missing.exists());
 }
+
+#[test]
+fn dump_keeps_expiry_times() {
+    let (tmp, db) = scratch();
+    let d = p(&db);
+    run(&["put", "--create", d, "temp", "v", "--ttl", "1h"]).ok();
+    run(&["put", d, "kept", "v"]).ok();
+    run(&["put", d, "-k", "ks", "temp2", "v", "--ttl", "2h"]).ok();
+    let lines = run(&["dump", d, "--all"]).ok().json_lines();
+    let now = now_ms();
+    let find = |key: &str| {
+        let k = base64_of(key);
+        lines
+            .iter()
+            .find(|l| l["key"] == k.as_str())
+            .unwrap_or_else(|| panic!("{key} in {lines:?}"))
+            .clone()
+    };
+    let hour = 3_600_000;
+    let at = find("temp")["expires_at"].as_u64().unwrap();
+    assert!(
+        at > now + hour - 60_000 && at <= now + hour,
+        "{at} vs {now}"
+    );
+    let at2 = find("temp2")["expires_at"].as_u64().unwrap();
+    assert!(at2 > now + 2 * hour - 60_000 && at2 <= now + 2 * hour);
+    assert!(find("kept").get("expires_at").is_none());
+    // Loaded elsewhere, the keys keep those expiry times (to the millisecond).
+    let dump = tmp.path().join("d.jsonl");
+    run(&["dump", d, "--all", "-o", p(&dump)]).ok();
+    let other = tmp.path().join("other");
+    run(&["load", "--create", p(&other), p(&dump)]).ok();
+    let lib = Db::open(&other, Options::default()).unwrap();
+    let got = lib.expires_at(b"temp").unwrap().unwrap();
+    assert!(got.abs_diff(at) <= 5, "{got} vs {at}");
+    assert_eq!(lib.expires_at(b"kept").unwrap(), None);
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -524,6 +524,14 @@ impl Engine {
         Ok(out)
     }
 
+    /// When the newest value of `key` expires (ms since the Unix epoch); `None` when it
+    /// never does, or when the key has no live value.
+    pub fn expires_at(&self, keyspace: u32, key: &[u8]) -> Option<u64> {
+        let st = self.state.read();
+        let v = st.keydir.get_at(keyspace, key, u64::MAX)?;
+        (v.expires_at != 0 && v.expires_at > (self.opts.clock)()).then_some(v.expires_at)
+    }
+
     /// Whether `key` has a live (unexpired) value.
     pub fn contains(&self, keyspace: u32, key: &[u8]) -> Result<bool> {
         self.contains_at(keyspace, key, u64::MAX)

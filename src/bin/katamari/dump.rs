@@ -142,24 +142,28 @@ fn write_dump(
     writeln!(w, "{}", json!({ "format": FORMAT, "version": VERSION })).map_err(werr)?;
     let mut count = 0u64;
     let all = IterOptions::default();
-    let mut spaces: Vec<(Option<String>, katamari::Iter)> = Vec::new();
+    let mut spaces: Vec<(Option<String>, Option<&katamari::Keyspace>, katamari::Iter)> = Vec::new();
     if plan.default {
         let iter = txn.iter(&all).map_err(|e| CliError::db("scan", e))?;
-        spaces.push((None, iter));
+        spaces.push((None, None, iter));
     }
     for ks in &plan.named {
         let iter = txn.iter_in(ks, &all).map_err(|e| CliError::db("scan", e))?;
-        spaces.push((Some(b64(ks.name())), iter));
+        spaces.push((Some(b64(ks.name())), Some(ks), iter));
     }
-    for (name, iter) in spaces {
+    for (name, space, iter) in spaces {
         if let Some(name) = &name {
             writeln!(w, "{}", json!({ "keyspace": name })).map_err(werr)?;
         }
         for item in iter {
             let (key, value) = item.map_err(|e| CliError::db("scan", e))?;
-            // The library does not tell a key's expiry yet (no API returns it), so every
-            // record is written without one; see docs/CLI.md.
-            let expires_at: Option<u64> = None;
+            // The dump holds the only handle (the directory lock), so the newest expiry
+            // is the snapshot's.
+            let expires_at = match space {
+                None => db.expires_at(&key),
+                Some(ks) => ks.expires_at(&key),
+            }
+            .map_err(|e| CliError::db("reading an expiry", e))?;
             write_record(w, name.as_deref(), &key, &value, expires_at).map_err(werr)?;
             count += 1;
             bar.inc(1);
