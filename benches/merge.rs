@@ -94,7 +94,14 @@ fn run(n: u64) {
 
     // Merge alone.
     let db = Db::open(&dir, opts()).unwrap();
+    let scan_log = scan_rate(&db, n);
     let m = db.merge().unwrap();
+    let scan_merged = scan_rate(&db, n);
+    println!(
+        "ordered scan: {:.2} M keys/s over the log, {:.2} M keys/s after merge",
+        scan_log / 1e6,
+        scan_merged / 1e6
+    );
     let secs = m.millis as f64 / 1000.0;
     println!(
         "merge: {:.1} MB in -> {:.1} MB out in {secs:.2} s = {:.0} MB/s read, {:.2} M records/s",
@@ -143,6 +150,24 @@ fn run(n: u64) {
         during / alone
     );
     db.close().unwrap();
+}
+
+/// Keys per second of a full ordered scan (median of three).
+fn scan_rate(db: &Db, n: u64) -> f64 {
+    median(
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let mut seen = 0u64;
+                for e in db.iter(&katamari::IterOptions::default()).unwrap() {
+                    std::hint::black_box(e.unwrap());
+                    seen += 1;
+                }
+                assert_eq!(seen, n);
+                n as f64 / t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
 }
 
 /// Puts per second over `n / 4` keys in batches of 1,000 (stops early once a running
