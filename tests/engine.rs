@@ -174,7 +174,12 @@ fn missing_parent_and_no_create_are_errors() {
 /// Writes `n` committed single-put batches and returns the directory and the length of
 /// the only segment after each commit.
 fn committed_log(dir: &Path, n: u32) -> Vec<u64> {
-    let db = Db::open(dir, fast()).unwrap();
+    committed_log_with(dir, n, fast())
+}
+
+/// Like [`committed_log`], with `opts`.
+fn committed_log_with(dir: &Path, n: u32, opts: Options) -> Vec<u64> {
+    let db = Db::open(dir, opts).unwrap();
     let seg = &segments(dir)[0];
     let mut ends = vec![fs::metadata(seg).unwrap().len()];
     for i in 0..n {
@@ -290,7 +295,9 @@ fn unwritten_hole_before_later_pages_is_torn_not_corrupt() {
 fn damage_before_the_tail_refuses_to_open_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let ends = committed_log(&dir, 3);
+    // Synced commits: each later batch records that everything before it was durable,
+    // so damage before it cannot be a torn write.
+    let ends = committed_log_with(&dir, 3, Options::default());
     let seg = segments(&dir)[0].clone();
     let mut bytes = fs::read(&seg).unwrap();
     // Flip one bit inside the value of the first batch.
@@ -313,6 +320,26 @@ fn damage_before_the_tail_refuses_to_open_and_changes_nothing() {
     assert_eq!(db.get(b"k2").unwrap().unwrap(), b"value-2");
     db.put(b"new", b"v").unwrap();
     db.close().unwrap();
+}
+
+#[test]
+fn damage_in_unsynced_batches_is_a_torn_tail() {
+    // Without syncs, a crash may persist later pages and lose or tear an earlier one:
+    // damage followed only by batches written before the next sync is cut as a torn
+    // tail, keeping the prefix before it.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let ends = committed_log(&dir, 4);
+    let seg = segments(&dir)[0].clone();
+    let mut bytes = fs::read(&seg).unwrap();
+    let at = ends[2] as usize - 2; // inside the second batch (the first one after open)
+    bytes[at] ^= 0x10;
+    fs::write(&seg, &bytes).unwrap();
+    let db = Db::open(&dir, fast()).unwrap();
+    assert_eq!(db.get(b"k0").unwrap().unwrap(), b"value-0");
+    for k in [&b"k1"[..], b"k2", b"k3"] {
+        assert_eq!(db.get(k).unwrap(), None, "nothing after the damage");
+    }
 }
 
 #[test]

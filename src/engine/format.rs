@@ -25,6 +25,9 @@ pub const BATCH_MAGIC: u32 = u32::from_le_bytes(*b"KBAT");
 pub const BATCH_HEADER_LEN: usize = 32;
 /// Batch header flag of the end marker a clean close appends: no records follow.
 pub const BATCH_FLAG_END: u32 = 1;
+/// Batch header flag: everything appended before this batch had been synced when it
+/// was written. Damage before such a batch cannot be a torn write.
+pub const BATCH_FLAG_PRIOR_SYNCED: u32 = 2;
 /// Bytes in a record header.
 pub const RECORD_HEADER_LEN: usize = 36;
 /// Longest key accepted (64 KiB).
@@ -164,7 +167,7 @@ pub struct BatchHeader {
     pub crc: u32,
     pub seq: u64,
     pub count: u32,
-    /// 0, or [`BATCH_FLAG_END`].
+    /// 0, [`BATCH_FLAG_PRIOR_SYNCED`], or [`BATCH_FLAG_END`].
     pub flags: u32,
     pub body_len: u64,
 }
@@ -174,7 +177,9 @@ impl BatchHeader {
     pub fn decode(b: &[u8]) -> Option<BatchHeader> {
         let b = &b[..BATCH_HEADER_LEN];
         let flags = u32_at(b, 20);
-        if u32_at(b, 0) != BATCH_MAGIC || (flags != 0 && flags != BATCH_FLAG_END) {
+        if u32_at(b, 0) != BATCH_MAGIC
+            || !matches!(flags, 0 | BATCH_FLAG_END | BATCH_FLAG_PRIOR_SYNCED)
+        {
             return None;
         }
         Some(BatchHeader {
@@ -189,6 +194,11 @@ impl BatchHeader {
     /// Whether this is a clean close's end marker.
     pub fn is_end(&self) -> bool {
         self.flags == BATCH_FLAG_END
+    }
+
+    /// Whether everything before this batch was synced when it was written.
+    pub fn prior_synced(&self) -> bool {
+        self.flags == BATCH_FLAG_PRIOR_SYNCED
     }
 
     /// A running checksum over the header fields; feed it every record CRC in order
@@ -221,11 +231,13 @@ pub fn record_crc(header: &[u8], key: &[u8], value: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// Appends one encoded batch of `ops` with sequence `seq` to `buf`; pushes the offset of
-/// each record, relative to the start of the batch, to `record_offsets`.
+/// Appends one encoded batch of `ops` with sequence `seq` and header `flags` (0 or
+/// [`BATCH_FLAG_PRIOR_SYNCED`]) to `buf`; pushes the offset of each record, relative to
+/// the start of the batch, to `record_offsets`.
 pub fn encode_batch<'a>(
     buf: &mut Vec<u8>,
     seq: u64,
+    flags: u32,
     ops: impl ExactSizeIterator<Item = OpRef<'a>>,
     record_offsets: &mut Vec<u64>,
 ) {
@@ -255,6 +267,7 @@ pub fn encode_batch<'a>(
     hdr[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
     hdr[8..16].copy_from_slice(&seq.to_le_bytes());
     hdr[16..20].copy_from_slice(&count.to_le_bytes());
+    hdr[20..24].copy_from_slice(&flags.to_le_bytes());
     hdr[24..32].copy_from_slice(&body_len.to_le_bytes());
     let mut bc = BatchHeader::crc_start(hdr);
     for c in crcs {
@@ -345,7 +358,7 @@ mod tests {
         let mut buf = Vec::new();
         let mut offs = Vec::new();
         let ops = [op(b"alpha", b"one"), op(b"beta", b"")];
-        encode_batch(&mut buf, 42, ops.iter().copied(), &mut offs);
+        encode_batch(&mut buf, 42, 0, ops.iter().copied(), &mut offs);
         let bh = BatchHeader::decode(&buf).unwrap();
         assert_eq!((bh.seq, bh.count), (42, 2));
         assert_eq!(bh.body_len as usize, buf.len() - BATCH_HEADER_LEN);

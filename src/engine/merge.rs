@@ -163,7 +163,12 @@ fn apply_plan(vfs: &dyn Vfs, dir: &Path, plan: &Plan) -> Result<()> {
 /// removes what an unfinished one left (its copies, hint files without a segment).
 pub fn finish_pending(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
     let marker = dir.join(MERGE_FILE);
-    if let Ok(f) = vfs.open(&marker, OpenMode::Read) {
+    let found = match vfs.open(&marker, OpenMode::Read) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_ctx("opening the merge record", e)),
+    };
+    if let Some(f) = found {
         let len = f
             .size()
             .map_err(|e| io_ctx("reading the merge record", e))?;

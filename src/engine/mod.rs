@@ -196,6 +196,8 @@ pub struct Engine {
     auto_merge_failures: AtomicU64,
     /// Merges completed.
     merges_done: AtomicU64,
+    /// Appended bytes (the writer's `appended` count) known to be on stable storage.
+    synced_to: AtomicU64,
     me: Weak<Engine>,
 }
 
@@ -321,18 +323,19 @@ impl Engine {
 
         merge::finish_pending(vfs.as_ref(), dir)?;
         let rec = recovery::recover(vfs.as_ref(), dir, opts.salvage)?;
-        match rec.repair {
-            Repair::None => {}
-            Repair::Truncate { seg, len } => {
-                let f = &rec.segments[rec.active.expect("torn segment is listed")].file;
-                f.set_len(len)
-                    .and_then(|_| f.sync_data())
-                    .map_err(|e| Error::io(format!("truncating torn tail of segment {seg}"), e))?;
-            }
-            Repair::RemoveSegment { seg } => {
-                vfs.remove(&segment::path(dir, seg))
-                    .and_then(|_| vfs.sync_dir(dir))
-                    .map_err(|e| Error::io(format!("removing torn segment {seg}"), e))?;
+        for repair in &rec.repairs {
+            match *repair {
+                Repair::Truncate { seg, len } => {
+                    let f = &rec.segments[rec.active.expect("torn segment is listed")].file;
+                    f.set_len(len).and_then(|_| f.sync_data()).map_err(|e| {
+                        Error::io(format!("truncating torn tail of segment {seg}"), e)
+                    })?;
+                }
+                Repair::RemoveSegment { seg } => {
+                    vfs.remove(&segment::path(dir, seg))
+                        .and_then(|_| vfs.sync_dir(dir))
+                        .map_err(|e| Error::io(format!("removing torn segment {seg}"), e))?;
+                }
             }
         }
 
@@ -346,7 +349,15 @@ impl Engine {
                 .ok_or_else(|| Error::Internal("segment numbers exhausted".into()))
         })?;
         let (seg, file, end) = match reusable {
-            Some(i) => (segments[i].id, segments[i].file.clone(), segments[i].len),
+            Some(i) => {
+                // What a crashed process left in the page cache is made durable before
+                // new batches claim everything before them was synced.
+                segments[i]
+                    .file
+                    .sync_data()
+                    .map_err(|e| Error::io(format!("syncing segment {}", segments[i].id), e))?;
+                (segments[i].id, segments[i].file.clone(), segments[i].len)
+            }
             None => {
                 let f = segment::create(vfs.as_ref(), dir, next_id, rec.last_seq)?;
                 let header = format::SEGMENT_HEADER_LEN as u64;
@@ -414,6 +425,7 @@ impl Engine {
             auto_merge: Mutex::new(None),
             auto_merge_failures: AtomicU64::new(0),
             merges_done: AtomicU64::new(0),
+            synced_to: AtomicU64::new(0),
             me: me.clone(),
             opts,
         });
@@ -587,10 +599,22 @@ impl Engine {
         release(self);
         checked?;
         let seq = w.next_seq;
-        let Writer { buf, offsets, .. } = &mut *w;
+        let Writer {
+            buf,
+            offsets,
+            appended,
+            ..
+        } = &mut *w;
         buf.clear();
         offsets.clear();
-        encode_batch(buf, seq, ops.iter().copied(), offsets);
+        // A batch written after everything before it was synced says so: recovery then
+        // knows damage before it is not a torn write.
+        let flags = if self.synced_to.load(Ordering::Acquire) >= *appended {
+            format::BATCH_FLAG_PRIOR_SYNCED
+        } else {
+            0
+        };
+        encode_batch(buf, seq, flags, ops.iter().copied(), offsets);
         let len = w.buf.len() as u64;
         if w.end + len > self.opts.segment_size && w.end > format::SEGMENT_HEADER_LEN as u64 {
             self.rotate(&mut w)?;
@@ -677,6 +701,7 @@ impl Engine {
                 }
             };
             cs.synced = cs.synced.max(target);
+            self.synced_to.fetch_max(target, Ordering::AcqRel);
             let ready = cs.queue.iter().take_while(|q| q.end <= target).count();
             if ready > 0 {
                 let group: Vec<Queued> = cs.queue.drain(..ready).collect();
@@ -858,8 +883,18 @@ impl Engine {
             self.fail();
             return Err(Error::io(format!("syncing segment {}", w.seg), e));
         }
+        self.synced_to.fetch_max(w.appended, Ordering::AcqRel);
         let next = self.allocate_segment_id()?;
-        let file = segment::create(self.opts.vfs.as_ref(), &self.dir, next, w.next_seq - 1)?;
+        let file = match segment::create(self.opts.vfs.as_ref(), &self.dir, next, w.next_seq - 1) {
+            Ok(f) => f,
+            Err(e) => {
+                // The half-made segment may sit on disk after the sealed one; appending
+                // to the old segment now would put commits behind it. Stop until reopen
+                // (which removes it).
+                self.fail();
+                return Err(e);
+            }
+        };
         let start_merge = {
             let mut st = self.state.write();
             st.sealed_len.insert(w.seg, w.end);
@@ -919,11 +954,16 @@ impl Engine {
 
     /// Syncs the active segment now.
     pub fn sync(&self) -> Result<()> {
-        let file = self.writer.lock().file.clone();
+        let (file, target) = {
+            let w = self.writer.lock();
+            (w.file.clone(), w.appended)
+        };
         file.sync_data().map_err(|e| {
             self.fail();
             Error::io("syncing the active segment", e)
-        })
+        })?;
+        self.synced_to.fetch_max(target, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Tells a running merge to stop: the database is about to close.

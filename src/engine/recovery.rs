@@ -1,8 +1,9 @@
 //! Opening a data directory: read every segment in number order, rebuild the keydir, and
 //! tell a torn tail (an unacknowledged batch cut short by a crash) from real damage.
 //!
-//! Recovery only reads. It returns what it found and the one repair it would make (cut
-//! the torn tail); the caller applies that repair only when nothing else was wrong.
+//! Recovery only reads. It returns what it found and the repairs it would make (cut the
+//! torn tail, remove a segment whose creation never completed); the caller applies them
+//! only when nothing else was wrong.
 
 use std::io;
 use std::path::Path;
@@ -37,8 +38,8 @@ pub struct Recovered {
     pub active: Option<usize>,
     /// Highest commit sequence seen in a batch or segment header.
     pub last_seq: u64,
-    /// The repair to make before appending.
-    pub repair: Repair,
+    /// The repairs to make before appending.
+    pub repairs: Vec<Repair>,
     /// Damaged byte ranges skipped in salvage mode: (segment, offset, reason).
     pub salvaged: Vec<(u32, u64, String)>,
     /// Merged segments whose index came from their hint file.
@@ -48,16 +49,10 @@ pub struct Recovered {
 /// A torn tail to remove.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Repair {
-    None,
     /// Cut the newest data segment to this length.
-    Truncate {
-        seg: u32,
-        len: u64,
-    },
+    Truncate { seg: u32, len: u64 },
     /// The newest segment never got a complete header: delete it.
-    RemoveSegment {
-        seg: u32,
-    },
+    RemoveSegment { seg: u32 },
 }
 
 enum BatchError {
@@ -73,6 +68,8 @@ struct FoundBatch {
     end: u64,
     /// A clean close's end marker (no records).
     end_marker: bool,
+    /// Everything before it was synced when it was written.
+    prior_synced: bool,
     records: Vec<(RecordHeader, Vec<u8>, u64)>,
 }
 
@@ -167,6 +164,7 @@ impl<'a> Scanner<'a> {
                 seq: bh.seq,
                 end: pos + BATCH_HEADER_LEN as u64,
                 end_marker: true,
+                prior_synced: false,
                 records: Vec::new(),
             }));
         }
@@ -228,6 +226,7 @@ impl<'a> Scanner<'a> {
             seq: bh.seq,
             end,
             end_marker: false,
+            prior_synced: bh.prior_synced(),
             records,
         }))
     }
@@ -247,7 +246,8 @@ struct Opened {
     file: Arc<dyn VFile>,
     len: u64,
     header: std::result::Result<SegmentHeader, String>,
-    /// Short or all zeros where the header belongs: created, never written.
+    /// Nothing but (at most) a header that fails its checks, or zeros: created, and
+    /// its header never completely written.
     blank: bool,
 }
 
@@ -261,7 +261,9 @@ fn open_segment(vfs: &dyn Vfs, dir: &Path, id: u32) -> Result<Opened> {
     let (header, blank) = match sc.bytes(0, SEGMENT_HEADER_LEN).map_err(|e| io_err(id, e))? {
         None => (Err("segment shorter than its header".to_string()), true),
         Some(b) => {
-            let blank = b.iter().all(|&x| x == 0);
+            // A crash may persist part of the header alone; nothing after it was ever
+            // appended, because appends follow the header's sync.
+            let blank = len == SEGMENT_HEADER_LEN as u64 || b.iter().all(|&x| x == 0);
             let h = SegmentHeader::decode(b.try_into().expect("header length")).and_then(|h| {
                 if h.id == u64::from(id) {
                     Ok(h)
@@ -294,7 +296,7 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
         segments: Vec::with_capacity(ids.len()),
         active: None,
         last_seq: 0,
-        repair: Repair::None,
+        repairs: Vec::new(),
         salvaged: Vec::new(),
         hinted: 0,
     };
@@ -317,7 +319,7 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
         }
     }
     if let Some(seg) = torn_new {
-        out.repair = Repair::RemoveSegment { seg };
+        out.repairs.push(Repair::RemoveSegment { seg });
         opened.retain(|o| o.id != seg);
     }
 
@@ -437,9 +439,9 @@ fn scan_segment(
                     && !closed_clean
                     && (sc.zeros_from(pos).unwrap_or(false)
                         || never_written(&mut sc, pos)
-                        || !later_commit_exists(&mut sc, pos, *stream_seq));
+                        || !synced_past(&mut sc, pos, *stream_seq));
                 if tail_is_torn {
-                    out.repair = Repair::Truncate { seg: id, len: pos };
+                    out.repairs.push(Repair::Truncate { seg: id, len: pos });
                     return Ok(pos);
                 }
                 let why = match err {
@@ -470,15 +472,17 @@ fn ends_with_marker(sc: &mut Scanner) -> bool {
     at >= SEGMENT_HEADER_LEN as u64 && matches!(sc.read_batch(at, false), Ok(Ok(b)) if b.end_marker)
 }
 
-/// Whether a valid batch of a commit newer than `stream_seq` follows the damaged batch
-/// at `pos`. A crash only tears the last writes, so damage followed by a later commit is
-/// corruption, not a torn tail. (Old batches of a removed file that a file system might
-/// expose in unwritten space carry older sequences and do not count.)
-fn later_commit_exists(sc: &mut Scanner, pos: u64, stream_seq: u64) -> bool {
+/// Whether a valid batch written after the damaged batch at `pos` was synced had been
+/// (a later commit, newer than `stream_seq`, flagged as written when everything before it
+/// was on stable storage). Then the damage is corruption. Otherwise it may be unsynced
+/// writes that reached the disk out of order or in part: a torn tail. (Old batches of a
+/// removed file that a file system might expose in unwritten space carry older
+/// sequences and do not count.)
+fn synced_past(sc: &mut Scanner, pos: u64, stream_seq: u64) -> bool {
     let mut from = pos + 1;
     while let Ok(Some(at)) = next_batch(sc, from, false) {
         if let Ok(Ok(b)) = sc.read_batch(at, false) {
-            if b.seq > stream_seq && !b.end_marker {
+            if b.seq > stream_seq && b.prior_synced {
                 return true;
             }
         }

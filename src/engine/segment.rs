@@ -75,10 +75,15 @@ pub fn create(vfs: &dyn Vfs, dir: &Path, id: u32, base_seq: u64) -> Result<Arc<d
         base_seq,
         kind: SEGMENT_KIND_DATA,
     };
-    file.write_all_at(&header.encode(), 0)
+    if let Err(e) = file
+        .write_all_at(&header.encode(), 0)
         .and_then(|_| file.sync_data())
         .and_then(|_| vfs.sync_dir(dir))
-        .map_err(|e| Error::io(ctx(), e))?;
+    {
+        // Best effort: a file left behind is removed by the next open anyway.
+        let _ = vfs.remove(&p);
+        return Err(Error::io(ctx(), e));
+    }
     Ok(file)
 }
 
