@@ -461,6 +461,8 @@ enum Step {
     Scan,
     Sync,
     Reopen,
+    /// Compaction (changes no contents).
+    Merge,
 }
 
 const SPACES: [&[u8]; 2] = [b"ks-a", b"ks-b"];
@@ -498,7 +500,7 @@ fn workload(seed: u64, n: usize) -> Vec<Step> {
                 14..=15 => Step::Get(key(&mut rng)),
                 16 => Step::Scan,
                 17 => Step::Sync,
-                // Merge would go here once compaction is covered: `18 => Step::Merge,`
+                18 => Step::Merge,
                 _ => Step::Put(key(&mut rng), len(&mut rng)),
             }
         };
@@ -846,6 +848,12 @@ impl Run {
             Step::Reopen => {
                 self.close();
                 self.open();
+            }
+            Step::Merge => {
+                let Some(db) = self.db.clone() else { return };
+                if let Err(e) = db.merge() {
+                    self.check_error("merge", &e);
+                }
             }
         }
     }

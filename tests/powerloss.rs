@@ -734,6 +734,8 @@ enum Step {
     DropKeyspace(Vec<u8>),
     Sync,
     Reopen,
+    /// Compaction: rewrites every sealed segment, changes no contents.
+    Merge,
     /// Lets the `Interval` sync thread run.
     Pause(u64),
 }
@@ -824,7 +826,7 @@ fn gen_step(rng: &mut Rng, model: &Model, mode: SyncMode) -> Step {
         80..=82 => Step::Sync,
         83..=84 => Step::Reopen,
         85..=87 if matches!(mode, SyncMode::Interval(_)) => Step::Pause(4),
-        // Merge would go here once compaction is covered: `88..=89 => Step::Merge,`
+        88..=90 => Step::Merge,
         _ => Step::Single(gen_item(rng, model, true)),
     }
 }
@@ -1054,6 +1056,9 @@ impl Driver {
                 self.spaces.remove(name);
             }
             Step::Sync => self.db.sync().expect("sync"),
+            Step::Merge => {
+                self.db.merge().expect("merge");
+            }
             Step::Reopen => {
                 self.db.close().expect("close");
                 self.spaces.clear();

@@ -106,9 +106,10 @@ impl Engine {
         // the commit point slips in.
         let (active, active_file, active_len, seq, sealed) = {
             let w = self.writer.lock();
-            w.file
-                .sync_data()
-                .map_err(|e| Error::io("syncing the active segment", e))?;
+            if let Err(e) = w.file.sync_data() {
+                self.fail();
+                return Err(Error::io("syncing the active segment", e));
+            }
             let st = self.state.read();
             let sealed: Vec<(u32, u64)> = st
                 .sealed_len

@@ -93,9 +93,9 @@ impl HintWriter {
         Ok(())
     }
 
-    /// Writes the last block and the header, and syncs: the file then describes a
-    /// segment of `seg_len` bytes.
-    pub fn finish(mut self, seg_len: u64) -> io::Result<()> {
+    /// Writes the last block and the header: the file then describes a segment of
+    /// `seg_len` bytes. Returns the file, for the caller to sync.
+    pub fn finish(mut self, seg_len: u64) -> io::Result<Arc<dyn VFile>> {
         self.flush()?;
         let mut h = [0u8; HINT_HEADER_LEN];
         h[0..4].copy_from_slice(&HINT_MAGIC.to_le_bytes());
@@ -106,7 +106,7 @@ impl HintWriter {
         let crc = checksum(&h[0..32]);
         h[32..36].copy_from_slice(&crc.to_le_bytes());
         self.file.write_all_at(&h, 0)?;
-        self.file.sync_data()
+        Ok(self.file)
     }
 }
 
@@ -223,7 +223,7 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             w.add(&entry(i as u32, k)).unwrap();
         }
-        w.finish(777).unwrap();
+        w.finish(777).unwrap().sync_data().unwrap();
 
         let mut got = Vec::new();
         assert!(load(&StdFs, &path, 9, 777, |e| got.push((

@@ -351,11 +351,13 @@ impl Engine {
         };
         o.file
             .write_all_at(&header.encode(), 0)
-            .and_then(|_| o.file.sync_data())
-            .map_err(|e| io_ctx("syncing a merged segment", e))?;
-        o.hint
+            .map_err(|e| io_ctx("writing a merged segment", e))?;
+        self.durable(o.file.sync_data(), "syncing a merged segment")?;
+        let hint = o
+            .hint
             .finish(o.end)
             .map_err(|e| io_ctx("writing a hint file", e))?;
+        self.durable(hint.sync_data(), "syncing a hint file")?;
         self.state.write().sealed_len.insert(o.id, o.end);
         Ok(o.end)
     }
@@ -529,15 +531,19 @@ impl Engine {
         let dir = &self.dir;
         let tmp = dir.join(format!("{MERGE_FILE}{}", segment::MERGE_TMP_SUFFIX));
         let marker = dir.join(MERGE_FILE);
+        // The new files' directory entries must be durable before the record naming
+        // them can be.
+        self.durable(vfs.sync_dir(dir), "syncing the directory")?;
         remove_if_present(vfs, &tmp).map_err(|e| io_ctx("writing the merge record", e))?;
         let f = vfs
             .open(&tmp, OpenMode::CreateNew)
             .map_err(|e| io_ctx("writing the merge record", e))?;
         f.write_all_at(&plan.encode(), 0)
-            .and_then(|_| f.sync_data())
-            .and_then(|_| vfs.rename(&tmp, &marker))
-            .and_then(|_| vfs.sync_dir(dir))
             .map_err(|e| io_ctx("writing the merge record", e))?;
+        self.durable(f.sync_data(), "syncing the merge record")?;
+        vfs.rename(&tmp, &marker)
+            .map_err(|e| io_ctx("committing the merge", e))?;
+        self.durable(vfs.sync_dir(dir), "committing the merge")?;
         // Committed: from here on a crash is finished by the next open.
         {
             let mut st = self.state.write();
@@ -555,7 +561,18 @@ impl Engine {
                 st.uncommitted.remove(id);
             }
         }
-        apply_plan(vfs, dir, &plan)
+        // A switch-over that fails half way is finished by the next open; until then
+        // nothing more is written.
+        apply_plan(vfs, dir, &plan).inspect_err(|_| self.fail())
+    }
+
+    /// Passes on the result of a sync; a failed one stops the writer until reopen (the
+    /// file system's state is unknown, and a retried sync proves nothing).
+    fn durable(&self, r: io::Result<()>, what: &str) -> Result<()> {
+        r.map_err(|e| {
+            self.fail();
+            io_ctx(what, e)
+        })
     }
 }
 
