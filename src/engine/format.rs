@@ -75,6 +75,9 @@ impl SegmentHeader {
         if checksum(&b[0..32]) != u32_at(b, 32) {
             return Err("segment header checksum mismatch".into());
         }
+        if u32_at(b, 36) != 0 {
+            return Err("reserved segment header bytes are not zero".into());
+        }
         let version = u32_at(b, 8);
         if version != FORMAT_VERSION {
             return Err(format!(
@@ -396,7 +399,7 @@ mod tests {
         };
         let b = h.encode();
         assert_eq!(SegmentHeader::decode(&b).unwrap(), h);
-        for bit in 0..36 * 8 {
+        for bit in 0..40 * 8 {
             let mut d = b;
             d[bit / 8] ^= 1 << (bit % 8);
             assert!(SegmentHeader::decode(&d).is_err(), "bit {bit} undetected");

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::format::{
     BatchHeader, RecordHeader, RecordKind, SegmentHeader, BATCH_HEADER_LEN, RECORD_HEADER_LEN,
-    SEGMENT_HEADER_LEN, SEGMENT_KIND_DATA,
+    SEGMENT_HEADER_LEN, SEGMENT_KIND_DATA, SEGMENT_KIND_MERGED,
 };
 use super::hint;
 use super::keydir::{Entry, Keydir, OpenSnapshots, SortedLoader};
@@ -89,7 +89,7 @@ impl<'a> Scanner<'a> {
         Scanner {
             file,
             len,
-            buf: vec![0; SCAN_BUF],
+            buf: vec![0; len.min(SCAN_BUF as u64) as usize],
             buf_at: 0,
             buf_len: 0,
         }
@@ -257,23 +257,21 @@ fn open_segment(vfs: &dyn Vfs, dir: &Path, id: u32) -> Result<Opened> {
         .open(&path, OpenMode::ReadWrite)
         .map_err(|e| io_err(id, e))?;
     let len = file.size().map_err(|e| io_err(id, e))?;
-    let mut sc = Scanner::new(file.as_ref(), len.min(SEGMENT_HEADER_LEN as u64));
-    let (header, blank) = match sc.bytes(0, SEGMENT_HEADER_LEN).map_err(|e| io_err(id, e))? {
-        None => (Err("segment shorter than its header".to_string()), true),
-        Some(b) => {
-            // A crash may persist part of the header alone; nothing after it was ever
-            // appended, because appends follow the header's sync.
-            let blank = len == SEGMENT_HEADER_LEN as u64 || b.iter().all(|&x| x == 0);
-            let h = SegmentHeader::decode(b.try_into().expect("header length")).and_then(|h| {
-                if h.id == u64::from(id) {
-                    Ok(h)
-                } else {
-                    Err(format!("header names segment {}", h.id))
-                }
-            });
-            (h, blank)
-        }
+    let mut sc = Scanner::new(file.as_ref(), len);
+    let header = match sc.bytes(0, SEGMENT_HEADER_LEN).map_err(|e| io_err(id, e))? {
+        None => Err("segment shorter than its header".to_string()),
+        Some(b) => SegmentHeader::decode(b.try_into().expect("header length")).and_then(|h| {
+            if h.id == u64::from(id) {
+                Ok(h)
+            } else {
+                Err(format!("header names segment {}", h.id))
+            }
+        }),
     };
+    // A crash may persist part of the header alone (or leave the file zero-filled);
+    // nothing after it was ever appended, because appends follow the header's sync.
+    let blank = header.is_err()
+        && (len <= SEGMENT_HEADER_LEN as u64 || sc.zeros_from(0).map_err(|e| io_err(id, e))?);
     Ok(Opened {
         id,
         file,
@@ -281,6 +279,17 @@ fn open_segment(vfs: &dyn Vfs, dir: &Path, id: u32) -> Result<Opened> {
         header,
         blank,
     })
+}
+
+/// The kind of a segment whose header is damaged: merged if its first batch only
+/// checks out under the merged rules.
+fn guess_kind(o: &Opened) -> u32 {
+    let mut sc = Scanner::new(o.file.as_ref(), o.len);
+    let at = SEGMENT_HEADER_LEN as u64;
+    match (sc.read_batch(at, false), sc.read_batch(at, true)) {
+        (Ok(Err(_)), Ok(Ok(_))) => SEGMENT_KIND_MERGED,
+        _ => SEGMENT_KIND_DATA,
+    }
 }
 
 /// Reads the data directory `dir`. With `salvage`, damaged batches are skipped (and
@@ -309,13 +318,22 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
     // A crash between creating a data segment and syncing its header leaves a blank
     // file newer than every data segment; it never held a commit.
     let mut torn_new = None;
-    for o in &opened {
+    for o in &mut opened {
         if let Err(why) = &o.header {
             if o.blank && newest_data.is_none_or(|d| o.id > d) && torn_new.is_none() {
                 torn_new = Some(o.id);
                 continue;
             }
-            return Err(corrupt(o.id, 0, why));
+            if !salvage {
+                return Err(corrupt(o.id, 0, why));
+            }
+            // Salvage: the file name gives the number; the batches tell the kind.
+            out.salvaged.push((o.id, 0, why.clone()));
+            o.header = Ok(SegmentHeader {
+                id: u64::from(o.id),
+                base_seq: 0,
+                kind: guess_kind(o),
+            });
         }
     }
     if let Some(seg) = torn_new {
