@@ -317,7 +317,8 @@ typedef struct kat_verify_report {
   uint64_t first_bad_segment;
   uint64_t first_bad_offset;
   /**
-   * When `damaged` is not 0: why, NUL-terminated (cut to fit); otherwise "".
+   * When `damaged` is not 0: why, UTF-8, NUL-terminated (cut to fit at a character
+   * boundary); otherwise "".
    */
   char first_bad_reason[KAT_VERIFY_REASON_LEN];
 } kat_verify_report;
@@ -1052,7 +1053,9 @@ kat_status kat_db_merge(struct kat_db *db,
 /**
  * Writes a consistent copy of the database into the directory `dest_dir`, which must
  * not exist yet (its parent must): every commit up to the moment of the call, nothing
- * after, while reads and writes continue (merges wait). Sealed segments are hard-linked
+ * after, while reads and writes continue (merges wait). An existing `dest_dir` (file
+ * or directory) is `KAT_INVALID_ARGUMENT`; a missing parent or any failure to write is
+ * `KAT_IO`. Sealed segments are hard-linked
  * where the file system allows. The copy opens with `kat_db_open` like any database.
  * `out` may be NULL; otherwise it receives the copy's commit point (`seq`) and sizes.
  *
@@ -1123,7 +1126,7 @@ kat_status kat_options_set_salvage(struct kat_options *o,
  * starts when unreachable bytes make up at least `dead_ratio` (0 to 1) of all segment
  * bytes and amount to at least `min_dead_bytes`. The default is 0.5 and 256 MiB. A
  * `dead_ratio` of 0 turns automatic merging off (`kat_db_merge` still works); a ratio
- * above 1 or not a number is `KAT_INVALID_ARGUMENT`.
+ * below 0, above 1, infinite or not a number is `KAT_INVALID_ARGUMENT`.
  *
  * # Safety
  * `o` is NULL or live options not used by another thread.

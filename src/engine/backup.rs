@@ -93,7 +93,7 @@ impl Engine {
     /// exist yet (its parent must). Reads and writes continue meanwhile; merges wait.
     pub fn backup(&self, dest: &Path) -> Result<BackupInfo> {
         let vfs = self.opts.vfs.as_ref();
-        if vfs.list(dest).is_ok() {
+        if vfs.list(dest).is_ok() || vfs.open(dest, OpenMode::Read).is_ok() {
             return Err(Error::InvalidArgument(format!(
                 "backup destination {} already exists",
                 dest.display()

@@ -70,7 +70,8 @@ pub struct kat_verify_report {
     /// When `damaged` is not 0: the segment number and byte offset of the first damage.
     pub first_bad_segment: u64,
     pub first_bad_offset: u64,
-    /// When `damaged` is not 0: why, NUL-terminated (cut to fit); otherwise "".
+    /// When `damaged` is not 0: why, UTF-8, NUL-terminated (cut to fit at a character
+    /// boundary); otherwise "".
     pub first_bad_reason: [c_char; KAT_VERIFY_REASON_LEN],
 }
 
@@ -114,7 +115,9 @@ pub unsafe extern "C" fn kat_db_merge(
 
 /// Writes a consistent copy of the database into the directory `dest_dir`, which must
 /// not exist yet (its parent must): every commit up to the moment of the call, nothing
-/// after, while reads and writes continue (merges wait). Sealed segments are hard-linked
+/// after, while reads and writes continue (merges wait). An existing `dest_dir` (file
+/// or directory) is `KAT_INVALID_ARGUMENT`; a missing parent or any failure to write is
+/// `KAT_IO`. Sealed segments are hard-linked
 /// where the file system allows. The copy opens with `kat_db_open` like any database.
 /// `out` may be NULL; otherwise it receives the copy's commit point (`seq`) and sizes.
 ///
@@ -176,7 +179,11 @@ pub unsafe extern "C" fn kat_db_verify(
             let mut reason = [0 as c_char; KAT_VERIFY_REASON_LEN];
             let (seg, at) = match &r.first_bad {
                 Some((seg, at, why)) => {
-                    let n = why.len().min(KAT_VERIFY_REASON_LEN - 1);
+                    // Cut on a character boundary so the text stays valid UTF-8.
+                    let mut n = why.len().min(KAT_VERIFY_REASON_LEN - 1);
+                    while !why.is_char_boundary(n) {
+                        n -= 1;
+                    }
                     for (d, s) in reason.iter_mut().zip(&why.as_bytes()[..n]) {
                         *d = *s as c_char;
                     }

@@ -124,7 +124,7 @@ pub unsafe extern "C" fn kat_options_set_salvage(o: *mut kat_options, on: bool) 
 /// starts when unreachable bytes make up at least `dead_ratio` (0 to 1) of all segment
 /// bytes and amount to at least `min_dead_bytes`. The default is 0.5 and 256 MiB. A
 /// `dead_ratio` of 0 turns automatic merging off (`kat_db_merge` still works); a ratio
-/// above 1 or not a number is `KAT_INVALID_ARGUMENT`.
+/// below 0, above 1, infinite or not a number is `KAT_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `o` is NULL or live options not used by another thread.

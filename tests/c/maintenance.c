@@ -88,6 +88,14 @@ static void test_merge_backup_verify(const char *dir)
     CHECK_FAIL(kat_db_backup(db, dest, &info, &err), KAT_INVALID_ARGUMENT, err);
     CHECK_FAIL(kat_db_backup(db, NULL, &info, &err), KAT_INVALID_ARGUMENT, err);
     CHECK_FAIL(kat_db_backup(db, "", NULL, &err), KAT_INVALID_ARGUMENT, err);
+    /* An existing file is refused like an existing directory. */
+    {
+        char file[4096];
+        FILE *f = fopen(kat_path(file, sizeof file, dir, "a-file"), "w");
+        CHECK(f != NULL);
+        fclose(f);
+        CHECK_FAIL(kat_db_backup(db, file, NULL, &err), KAT_INVALID_ARGUMENT, err);
+    }
     /* Writes after the backup do not reach the copy. */
     CHECK_OK(kat_db_put(db, K("after-backup"), K("x"), &err), err);
 
