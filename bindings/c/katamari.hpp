@@ -303,6 +303,17 @@ public:
         detail::check(kat_options_set_salvage(live(), on), "kat_options_set_salvage");
         return *this;
     }
+    /** The automatic merge policy: after the active segment fills up, a background merge
+     * starts when unreachable bytes make up at least `dead_ratio` (0 to 1) of all segment
+     * bytes and amount to at least `min_dead_bytes` (default 0.5 and 256 MiB). A ratio of
+     * 0 turns automatic merging off (Db::merge still works); one above 1, below 0 or NaN
+     * throws Error(KAT_INVALID_ARGUMENT). */
+    Options &auto_merge(double dead_ratio, std::uint64_t min_dead_bytes)
+    {
+        detail::check(kat_options_set_auto_merge(live(), dead_ratio, min_dead_bytes),
+                      "kat_options_set_auto_merge");
+        return *this;
+    }
     /** Create the directory if missing (default true). */
     Options &create_if_missing(bool on)
     {
@@ -938,6 +949,40 @@ public:
         detail::ErrorOut err;
         detail::check(kat_db_stats(live(), &s, err.ptr()), err, "kat_db_stats");
         return s;
+    }
+    /** Compacts now: rewrites the live data into merged segments and removes the old
+     * ones while reads and writes on other threads go on. A close from another thread
+     * stops it with Error(KAT_CLOSED). */
+    kat_merge_stats merge()
+    {
+        kat_merge_stats m;
+        std::memset(&m, 0, sizeof m);
+        detail::ErrorOut err;
+        detail::check(kat_db_merge(live(), &m, err.ptr()), err, "kat_db_merge");
+        return m;
+    }
+    /** Writes a consistent copy (every commit up to now) into the new directory `dest`,
+     * whose parent must exist; an existing `dest` throws Error(KAT_INVALID_ARGUMENT). The
+     * copy opens with Db::open at commit `seq` of the result. */
+    kat_backup_info backup(const std::string &dest)
+    {
+        if (dest.find('\0') != std::string::npos)
+            detail::raise(KAT_INVALID_ARGUMENT, nullptr, "kat_db_backup: dest contains a NUL byte");
+        kat_backup_info b;
+        std::memset(&b, 0, sizeof b);
+        detail::ErrorOut err;
+        detail::check(kat_db_backup(live(), dest.c_str(), &b, err.ptr()), err, "kat_db_backup");
+        return b;
+    }
+    /** Checks every checksum and hint file, changing nothing. Damage is reported in the
+     * result (`damaged`, `first_bad_*`), not thrown. */
+    kat_verify_report verify()
+    {
+        kat_verify_report r;
+        std::memset(&r, 0, sizeof r);
+        detail::ErrorOut err;
+        detail::check(kat_db_verify(live(), &r, err.ptr()), err, "kat_db_verify");
+        return r;
     }
     /** An iterator over a snapshot taken now. */
     Iter iter(const IterOptions &opts = IterOptions())

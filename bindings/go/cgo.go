@@ -60,6 +60,12 @@ package katamari
 #cgo nocallback kat_db_sync
 #cgo noescape kat_db_stats
 #cgo nocallback kat_db_stats
+#cgo noescape kat_db_merge
+#cgo nocallback kat_db_merge
+#cgo noescape kat_db_backup
+#cgo nocallback kat_db_backup
+#cgo noescape kat_db_verify
+#cgo nocallback kat_db_verify
 #cgo noescape kat_iter_next_batch
 #cgo nocallback kat_iter_next_batch
 #cgo noescape kat_iter_seek
@@ -102,6 +108,8 @@ package katamari
 #cgo nocallback kat_options_set_segment_size
 #cgo noescape kat_options_set_salvage
 #cgo nocallback kat_options_set_salvage
+#cgo noescape kat_options_set_auto_merge
+#cgo nocallback kat_options_set_auto_merge
 #cgo noescape kat_options_set_create_if_missing
 #cgo nocallback kat_options_set_create_if_missing
 #cgo noescape kat_options_free

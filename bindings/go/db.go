@@ -22,6 +22,8 @@ type DB struct {
 	mu     sync.RWMutex // read-held by every call using h; Close holds it exclusively
 	h      *C.kat_db    // nil once closed
 	closed atomic.Bool  // set when Close starts; checked by child handles
+	// merges counts Merge calls in flight, so Close can stop them (see stopMerges).
+	merges atomic.Int32
 	// largeValues: the last Get found a value over getStackBuf bytes (a hint only).
 	largeValues atomic.Bool
 	path        string
@@ -37,6 +39,10 @@ type Stats struct {
 	Segments    uint64 // number of segment files
 	KeydirBytes uint64 // estimated heap bytes of the in-memory index
 	LastSeq     uint64 // sequence number of the newest commit
+	Merges      uint64 // merges completed since open (DB.Merge or automatic)
+	// MergeFailures counts automatic merges that failed since open (a failed DB.Merge
+	// returns its own error instead).
+	MergeFailures uint64
 }
 
 // Open opens the database in directory path, creating it if missing (unless
@@ -72,6 +78,30 @@ func Open(path string, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
+// stopMerges closes the library handle under the read lock when a Merge is in flight:
+// kat_db_close stops the merge at its next step and waits for every call in flight,
+// where Close's exclusive lock alone would wait (and make every new call wait) for as
+// long as the merge runs. The handle is freed later, under the exclusive lock. It
+// reports whether it closed the handle, and the close's error.
+//
+// Close sets db.closed before reading db.merges and Merge counts itself before reading
+// db.closed, so either this sees the merge or the merge sees the close and does not
+// start.
+func (db *DB) stopMerges() (bool, error) {
+	if db.merges.Load() == 0 {
+		return false, nil
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.h == nil {
+		return false, nil
+	}
+	var cerr *C.kat_error
+	st := C.kat_db_close(db.h, &cerr)
+	runtime.KeepAlive(db)
+	return true, statusError("close", st, cerr)
+}
+
 func freeDB(h *C.kat_db) {
 	C.kat_db_free(h)
 	liveHandles.Add(-1)
@@ -81,19 +111,24 @@ func freeDB(h *C.kat_db) {
 func (db *DB) Path() string { return db.path }
 
 // Close syncs and releases the database. It waits for calls in flight; afterwards every
-// call on db or on its transactions, iterators and keyspaces returns ErrClosed. Closing
-// twice is a no-op returning nil. The handle is released even when the final sync
-// fails (that error is returned).
+// call on db or on its transactions, iterators and keyspaces returns ErrClosed. A Merge
+// in flight is stopped at its next step and returns ErrClosed (the database keeps its
+// contents either way); a Backup or Verify in flight runs to its end. Closing twice is a
+// no-op returning nil. The handle is released even when the final sync fails (that
+// error is returned).
 func (db *DB) Close() error {
 	db.closed.Store(true)
+	closedEarly, err := db.stopMerges()
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.h == nil {
-		return nil
+		return err
 	}
-	var cerr *C.kat_error
-	st := C.kat_db_close(db.h, &cerr)
-	err := statusError("close", st, cerr)
+	if !closedEarly {
+		var cerr *C.kat_error
+		st := C.kat_db_close(db.h, &cerr)
+		err = statusError("close", st, cerr)
+	}
 	db.cleanup.Stop()
 	freeDB(db.h)
 	db.h = nil
@@ -284,13 +319,15 @@ func (db *DB) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	return Stats{
-		LiveKeys:    uint64(s.live_keys),
-		LiveBytes:   uint64(s.live_bytes),
-		DeadBytes:   uint64(s.dead_bytes),
-		TotalBytes:  uint64(s.total_bytes),
-		Segments:    uint64(s.segments),
-		KeydirBytes: uint64(s.keydir_bytes),
-		LastSeq:     uint64(s.last_seq),
+		LiveKeys:      uint64(s.live_keys),
+		LiveBytes:     uint64(s.live_bytes),
+		DeadBytes:     uint64(s.dead_bytes),
+		TotalBytes:    uint64(s.total_bytes),
+		Segments:      uint64(s.segments),
+		KeydirBytes:   uint64(s.keydir_bytes),
+		LastSeq:       uint64(s.last_seq),
+		Merges:        uint64(s.merges),
+		MergeFailures: uint64(s.merge_failures),
 	}, nil
 }
 

@@ -35,6 +35,22 @@
 // ErrNotFound itself; an empty value is a non-nil empty slice, so missing and empty
 // stay distinct.
 //
+// # Maintenance
+//
+// The log only grows: overwritten and deleted values stay on disk until a merge
+// rewrites the live data. By default a background merge starts when dead bytes reach
+// half of the data and 256 MiB (WithAutoMerge changes the policy; a ratio of 0 turns
+// it off). DB.Merge merges now, DB.Backup writes a consistent copy into a new
+// directory while the database stays in use, and DB.Verify checks every checksum
+// without changing anything, reporting damage in its VerifyReport:
+//
+//	m, err := db.Merge()                     // MergeStats: segments and bytes in and out
+//	info, err := db.Backup("/backups/app-1") // opens with Open at commit info.Seq
+//	r, err := db.Verify()
+//	if err == nil && !r.Clean() { ... r.FirstBadSegment, r.FirstBadOffset, r.FirstBadReason }
+//
+// Close stops a Merge in flight (it returns ErrClosed; the data stays intact).
+//
 // # Memory and concurrency
 //
 // Arguments are passed to C as pointer and length and copied by the library; results

@@ -294,3 +294,85 @@ func ExampleError() {
 	// true put
 	// true
 }
+
+func ExampleDB_Merge() {
+	db, err := katamari.Open(tempDir(),
+		katamari.WithSync(katamari.SyncNever, 0),
+		katamari.WithSegmentSize(4096),
+		katamari.WithAutoMerge(0, 0), // merge only when asked
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	// Ten versions of 100 keys: nine of every ten records are dead.
+	for round := 0; round < 10; round++ {
+		for i := 0; i < 100; i++ {
+			db.Put(fmt.Appendf(nil, "key-%03d", i), fmt.Appendf(nil, "round-%d", round))
+		}
+	}
+	before, _ := db.Stats()
+	m, err := db.Merge()
+	if err != nil {
+		log.Fatal(err)
+	}
+	after, _ := db.Stats()
+	v, _ := db.Get([]byte("key-042"))
+	fmt.Println(m.Records, "records kept;", string(v))
+	fmt.Println(after.TotalBytes < before.TotalBytes/5, after.Merges)
+	// Output:
+	// 100 records kept; round-9
+	// true 1
+}
+
+func ExampleDB_Backup() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	db.Put([]byte("greeting"), []byte("hello"))
+
+	// The destination must not exist yet; its parent must.
+	dest := tempDir()
+	info, err := db.Backup(dest)
+	if err != nil {
+		log.Fatal(err)
+	}
+	db.Put([]byte("greeting"), []byte("changed after the backup"))
+
+	backup, err := katamari.Open(dest)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer backup.Close()
+	v, _ := backup.Get([]byte("greeting"))
+	st, _ := backup.Stats()
+	fmt.Printf("%s, at seq %v: %v\n", v, info.Seq, st.LastSeq == info.Seq)
+	// A second backup into the same directory is refused.
+	_, err = db.Backup(dest)
+	fmt.Println(errors.Is(err, katamari.ErrInvalidArgument))
+	// Output:
+	// hello, at seq 1: true
+	// true
+}
+
+func ExampleDB_Verify() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	db.Put([]byte("k"), []byte("v"))
+
+	r, err := db.Verify() // damage is in the report; err is for a check that could not run
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !r.Clean() {
+		fmt.Printf("damage in segment %d at byte %d: %s\n", r.FirstBadSegment, r.FirstBadOffset, r.FirstBadReason)
+	}
+	fmt.Println(r.Clean(), r.Records)
+	// Output: true 1
+}

@@ -31,6 +31,12 @@ type options struct {
 	segmentSize     *uint64
 	salvage         *bool
 	createIfMissing *bool
+	autoMerge       *autoMerge
+}
+
+type autoMerge struct {
+	deadRatio    float64
+	minDeadBytes uint64
 }
 
 // WithSync sets the sync mode; interval (positive; rounded up to whole milliseconds)
@@ -49,6 +55,15 @@ func WithSegmentSize(bytes uint64) Option {
 // (the default) damage other than a torn tail makes Open fail with ErrCorruption.
 func WithSalvage(on bool) Option {
 	return func(o *options) { o.salvage = &on }
+}
+
+// WithAutoMerge sets the automatic merge policy: after the active segment fills up, a
+// background merge starts when unreachable bytes make up at least deadRatio (0 to 1) of
+// all segment bytes and amount to at least minDeadBytes. The default is 0.5 and 256 MiB.
+// A deadRatio of 0 turns automatic merging off (DB.Merge still works); a ratio above 1,
+// below 0 or NaN makes Open fail with ErrInvalidArgument.
+func WithAutoMerge(deadRatio float64, minDeadBytes uint64) Option {
+	return func(o *options) { o.autoMerge = &autoMerge{deadRatio, minDeadBytes} }
 }
 
 // WithCreateIfMissing sets whether Open creates a missing directory (default true; its
@@ -90,6 +105,12 @@ func newCOptions(opts []Option) (*C.kat_options, error) {
 	if o.salvage != nil {
 		if st := C.kat_options_set_salvage(co, C.bool(*o.salvage)); st != C.KAT_OK {
 			return fail(st, "salvage")
+		}
+	}
+	if o.autoMerge != nil {
+		st := C.kat_options_set_auto_merge(co, C.double(o.autoMerge.deadRatio), C.uint64_t(o.autoMerge.minDeadBytes))
+		if st != C.KAT_OK {
+			return fail(st, "auto merge dead ratio (0 to 1)")
 		}
 	}
 	if o.createIfMissing != nil {

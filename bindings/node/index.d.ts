@@ -81,8 +81,24 @@ export interface OpenOptions<KE extends Encoding = 'buffer', VE extends Encoding
   segmentSize?: number
   /** Open a damaged database anyway, skipping damaged batches (default false). */
   salvage?: boolean
+  /**
+   * The automatic merge policy (default `{deadRatio: 0.5, minDeadBytes: 256 MiB}`), or
+   * false to turn it off (`merge()` still works). A `deadRatio` of 0 also turns it off;
+   * one above 1 or NaN makes open fail with KAT_INVALID_ARGUMENT.
+   */
+  autoMerge?: AutoMergeOptions | false
   /** Create the directory if missing (default true; the parent must exist). */
   createIfMissing?: boolean
+}
+
+/**
+ * After the active segment fills up, a background merge starts when unreachable bytes
+ * make up at least `deadRatio` (0 to 1) of all segment bytes and amount to at least
+ * `minDeadBytes`.
+ */
+export interface AutoMergeOptions {
+  deadRatio: number
+  minDeadBytes: number
 }
 
 export interface RangeOptions<K> {
@@ -117,6 +133,60 @@ export interface Stats {
   segments: number
   keydirBytes: number
   lastSeq: number
+  /** Merges completed since open (`merge()` or automatic). */
+  merges: number
+  /** Automatic merges that failed since open (a failed `merge()` rejects instead). */
+  mergeFailures: number
+}
+
+/** What `merge()` did. */
+export interface MergeStats {
+  /** Segments merged away, and their total size in bytes. */
+  inputSegments: number
+  inputBytes: number
+  /** Merged segments written, and their total size in bytes. */
+  outputSegments: number
+  outputBytes: number
+  /** Records copied. */
+  records: number
+  /** Expired values dropped. */
+  expired: number
+  /** Wall time in milliseconds. */
+  millis: number
+}
+
+/** What `backup()` copied. */
+export interface BackupInfo {
+  /** The copy holds exactly the commits up to this sequence number. */
+  seq: number
+  /** Segment files in the copy, and their total size in bytes. */
+  segments: number
+  bytes: number
+  /** Files hard-linked rather than copied. */
+  linked: number
+}
+
+/** What `verify()` found: damage is reported here, never as a rejection. */
+export interface VerifyReport {
+  /** No damaged batch or segment header and no bad hint file. */
+  clean: boolean
+  /** Segments checked. */
+  segments: number
+  /** Batches whose every checksum matched, and the records in them. */
+  batches: number
+  records: number
+  /** Bytes checked. */
+  bytes: number
+  /** Hint files that matched their segment / did not (open then scans the segment). */
+  hintsOk: number
+  hintsBad: number
+  /** Batches or segment headers that failed a check; 0 when intact. */
+  damaged: number
+  /** The first damage: segment number (file `%010d.kseg`), byte offset and reason
+   * (at most 127 bytes); 0, 0 and '' when `damaged` is 0. */
+  firstBadSegment: number
+  firstBadOffset: number
+  firstBadReason: string
 }
 
 export type BatchOperation<K, V> =
@@ -243,6 +313,15 @@ export declare class DB<KE extends Encoding = 'buffer', VE extends Encoding = 'b
   syncSync (): void
   stats (): Promise<Stats>
   statsSync (): Stats
+  /** Compacts now; `close()` stops a merge in flight (it rejects with KAT_CLOSED). */
+  merge (): Promise<MergeStats>
+  mergeSync (): MergeStats
+  /** Copies the database into the new directory `dest` (KAT_INVALID_ARGUMENT if it exists). */
+  backup (dest: string): Promise<BackupInfo>
+  backupSync (dest: string): BackupInfo
+  /** Checks every checksum, changing nothing; damage is in the report. */
+  verify (): Promise<VerifyReport>
+  verifySync (): VerifyReport
   keyspace (name: string | Uint8Array): Keyspace<KE, VE>
   keyspace<K2 extends Encoding = KE, V2 extends Encoding = VE> (
     name: string | Uint8Array, options: EncodingOptions<K2, V2>): Keyspace<K2, V2>
@@ -269,6 +348,7 @@ export interface KatamariLevelOptions<K, V> extends AbstractDatabaseOptions<K, V
   syncIntervalMs?: number
   segmentSize?: number
   salvage?: boolean
+  autoMerge?: AutoMergeOptions | false
 }
 
 /**

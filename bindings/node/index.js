@@ -533,6 +533,8 @@ class DB extends KV {
     this._status = OPEN
     this._pending = 0
     this._idle = null
+    this._merging = 0 // merges in flight: not in _pending, close() stops them
+    this._mergeIdle = null
     this._closing = null
     this._iterators = new Map() // id -> WeakRef(Iterator), for close()
     this._nextIteratorId = 1
@@ -573,10 +575,31 @@ class DB extends KV {
     iteratorRegistry.unregister(it)
   }
 
+  // Like _track for a merge: close() does not wait for merges to finish but stops them
+  // (kat_db_close interrupts a merge in flight, which then rejects with KAT_CLOSED).
+  _trackMerge (p) {
+    this._merging++
+    const done = () => {
+      if (--this._merging === 0 && this._mergeIdle !== null) {
+        const resolve = this._mergeIdle
+        this._mergeIdle = null
+        resolve()
+      }
+    }
+    return p.then((v) => {
+      done()
+      return v
+    }, (err) => {
+      done()
+      throw err
+    })
+  }
+
   /**
    * Closes the database: new calls fail with KAT_CLOSED at once; open iterators are
-   * closed; the promise resolves after every operation in flight has completed and the
-   * library has synced and released the directory. Closing twice is fine.
+   * closed; a merge in flight is stopped (it rejects with KAT_CLOSED; the data stays
+   * intact); the promise resolves after every other operation in flight has completed
+   * and the library has synced and released the directory. Closing twice is fine.
    */
   close () {
     if (this._closing !== null) return this._closing
@@ -592,6 +615,8 @@ class DB extends KV {
       try {
         await binding.close(this._h)
       } finally {
+        // The library's close waited for the merges it stopped; let their promises settle.
+        if (this._merging > 0) await new Promise((resolve) => { this._mergeIdle = resolve })
         this._status = CLOSED
       }
     })()
@@ -609,7 +634,10 @@ class DB extends KV {
     binding.flushSync(this._h)
   }
 
-  /** Counters: liveKeys, liveBytes, deadBytes, totalBytes, segments, keydirBytes, lastSeq. */
+  /**
+   * Counters: liveKeys, liveBytes, deadBytes, totalBytes, segments, keydirBytes, lastSeq,
+   * merges, mergeFailures.
+   */
   stats () {
     if (this._status !== OPEN) return Promise.reject(closedError())
     return this._track(binding.stats(this._h))
@@ -618,6 +646,64 @@ class DB extends KV {
   statsSync () {
     if (this._status !== OPEN) throw closedError()
     return binding.statsSync(this._h)
+  }
+
+  /**
+   * Compacts the database now (reads and writes go on meanwhile): rewrites the live data
+   * into merged segments and removes the old ones. Resolves {inputSegments, inputBytes,
+   * outputSegments, outputBytes, records, expired, millis}. close() stops a merge in
+   * flight: it then rejects with KAT_CLOSED.
+   */
+  merge () {
+    if (this._status !== OPEN) return Promise.reject(closedError())
+    let p
+    try {
+      p = binding.merge(this._h)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this._trackMerge(p)
+  }
+
+  mergeSync () {
+    if (this._status !== OPEN) throw closedError()
+    return binding.mergeSync(this._h)
+  }
+
+  /**
+   * Writes a consistent copy of the database (every commit up to now) into the new
+   * directory `dest` (it must not exist; its parent must) while the database stays in
+   * use. Resolves {seq, segments, bytes, linked}: the copy opens at commit `seq`.
+   */
+  backup (dest) {
+    if (this._status !== OPEN) return Promise.reject(closedError())
+    let p
+    try {
+      p = binding.backup(this._h, dest)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this._track(p)
+  }
+
+  backupSync (dest) {
+    if (this._status !== OPEN) throw closedError()
+    return binding.backupSync(this._h, dest)
+  }
+
+  /**
+   * Checks every checksum and hint file, changing nothing. Damage is reported in the
+   * result, not as a rejection: {clean, segments, batches, records, bytes, hintsOk,
+   * hintsBad, damaged, firstBadSegment, firstBadOffset, firstBadReason}.
+   */
+  verify () {
+    if (this._status !== OPEN) return Promise.reject(closedError())
+    return this._track(binding.verify(this._h))
+  }
+
+  verifySync () {
+    if (this._status !== OPEN) throw closedError()
+    return binding.verifySync(this._h)
   }
 
   /** Opens (creating if missing) keyspace `name`; its encodings default to the database's. */
@@ -1198,18 +1284,32 @@ function openArgs (location, options) {
     throw invalid("sync must be 'always', 'interval' or 'never'")
   }
   const interval = o.syncIntervalMs === undefined ? (sync === 'interval' ? 100 : 0) : o.syncIntervalMs
+  // autoMerge: undefined / null keeps the library's policy; false turns it off.
+  let ratio = null
+  let minDeadBytes = 0
+  const am = o.autoMerge
+  if (am === false) {
+    ratio = 0
+  } else if (am !== undefined && am !== null) {
+    if (typeof am !== 'object') throw invalid('autoMerge must be false or {deadRatio, minDeadBytes}')
+    if (typeof am.deadRatio !== 'number') throw invalid('autoMerge.deadRatio must be a number')
+    ratio = am.deadRatio
+    minDeadBytes = am.minDeadBytes
+  }
   // Validate encodings before touching the directory.
   encodingOf(o.keyEncoding, 'keyEncoding')
   encodingOf(o.valueEncoding, 'valueEncoding')
   return [location, SYNC_MODES[sync], interval,
     o.segmentSize === undefined ? null : o.segmentSize,
-    !!o.salvage, o.createIfMissing === undefined ? true : !!o.createIfMissing]
+    !!o.salvage, o.createIfMissing === undefined ? true : !!o.createIfMissing,
+    ratio, minDeadBytes]
 }
 
 /**
  * Opens (by default creating) the database in directory `location`, synchronously.
  * Options: sync ('always' | 'interval' | 'never'), syncIntervalMs, segmentSize, salvage,
- * createIfMissing, keyEncoding, valueEncoding.
+ * autoMerge ({deadRatio, minDeadBytes} or false), createIfMissing, keyEncoding,
+ * valueEncoding.
  */
 function open (location, options) {
   const h = binding.open(...openArgs(location, options))

@@ -8,7 +8,7 @@
 //   const { KatamariLevel } = require('katamari')
 //   const db = new KatamariLevel('./data', { valueEncoding: 'json', sync: 'never' })
 //
-// Besides abstract-level's options: sync, syncIntervalMs, segmentSize, salvage. The
+// Besides abstract-level's options: sync, syncIntervalMs, segmentSize, salvage, autoMerge. The
 // Katamari database behind it (for transactions, keyspaces, stats) is `db.katamari` once
 // open. Explicit snapshots (db.snapshot()) are read-only Katamari transactions.
 
@@ -112,7 +112,7 @@ class KatamariLevel extends AbstractLevel {
       throw new TypeError("The first argument 'location' must be a non-empty string")
     }
     // Katamari's own options stay here: abstract-level forwards the rest to open().
-    const { sync, syncIntervalMs, segmentSize, salvage, ...rest } = options || {}
+    const { sync, syncIntervalMs, segmentSize, salvage, autoMerge, ...rest } = options || {}
     super({
       encodings: { buffer: true, utf8: true },
       seek: true,
@@ -126,7 +126,7 @@ class KatamariLevel extends AbstractLevel {
       additionalMethods: {}
     }, rest)
     this.#location = location
-    this.#options = { sync, syncIntervalMs, segmentSize, salvage }
+    this.#options = { sync, syncIntervalMs, segmentSize, salvage, autoMerge }
   }
 
   get location () {

@@ -7,8 +7,13 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <map>
 #include <string>
 #include <thread>
@@ -491,6 +496,135 @@ void children_outlive_db(const std::string &dir)
     REQUIRE(closed);
 }
 
+std::string maint_key(int i)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "key-%04d", i);
+    return buf;
+}
+
+std::string maint_value(int i, int round)
+{
+    return "value-" + std::to_string(i) + "-" + std::to_string(round) + "-padding-padding";
+}
+
+std::vector<char> read_file(const std::filesystem::path &p)
+{
+    std::ifstream in(p, std::ios::binary);
+    return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void maintenance(const std::string &dir)
+{
+    const std::string path = sub(dir, "maint");
+    const std::string dest = sub(dir, "maint-backup");
+    katamari::Options opts;
+    opts.segment_size(16 * 1024).sync(katamari::Sync::Never).auto_merge(0.0, 0);
+    kat_backup_info info;
+    {
+        katamari::Db db = katamari::Db::open(path, opts);
+        for (int round = 0; round < 5; ++round)
+            for (int i = 0; i < 500; ++i)
+                db.put(maint_key(i), maint_value(i, round));
+        for (int i = 0; i < 500; i += 3)
+            db.remove(maint_key(i));
+        const kat_stats before = db.stats();
+
+        // Merge keeps every value, drops deleted and overwritten ones, shrinks the data.
+        const kat_merge_stats m = db.merge();
+        REQUIRE(m.input_segments > 1);
+        REQUIRE(m.output_segments >= 1);
+        REQUIRE(m.output_bytes < m.input_bytes / 3);
+        REQUIRE(m.records == 500 - 167);
+        REQUIRE(m.expired == 0);
+        for (int i = 0; i < 500; ++i) {
+            if (i % 3 == 0)
+                REQUIRE(!db.contains(maint_key(i)));
+            else
+                REQUIRE(db.get(maint_key(i)) == std::optional<std::string>(maint_value(i, 4)));
+        }
+        const kat_stats after = db.stats();
+        REQUIRE(after.total_bytes < before.total_bytes / 2);
+        REQUIRE(after.merges == 1 && after.merge_failures == 0);
+
+        // Backup: the copy holds exactly the commits up to info.seq.
+        info = db.backup(dest);
+        REQUIRE(info.seq == after.last_seq);
+        REQUIRE(info.segments >= 2);
+        REQUIRE(info.bytes > 0);
+        db.put("after-backup", "x");
+        REQUIRE_THROWS(KAT_INVALID_ARGUMENT, db.backup(dest)); // exists already
+        REQUIRE_THROWS(KAT_INVALID_ARGUMENT, db.backup(""));
+        REQUIRE_THROWS(KAT_INVALID_ARGUMENT, db.backup(std::string("a\0b", 3)));
+
+        // Verify: clean, every record counted.
+        const kat_verify_report r = db.verify();
+        REQUIRE(r.damaged == 0 && r.hints_bad == 0);
+        REQUIRE(r.hints_ok >= 1);
+        REQUIRE(r.records == 500 - 167 + 1);
+        REQUIRE(r.first_bad_segment == 0 && r.first_bad_offset == 0);
+        REQUIRE(r.first_bad_reason[0] == '\0');
+
+        db.close();
+        REQUIRE_THROWS(KAT_CLOSED, db.merge());
+        REQUIRE_THROWS(KAT_CLOSED, db.backup(sub(dir, "maint-closed")));
+        REQUIRE_THROWS(KAT_CLOSED, db.verify());
+    }
+    {
+        katamari::Db copy = katamari::Db::open(dest, opts);
+        REQUIRE(copy.stats().last_seq == info.seq);
+        REQUIRE(copy.stats().live_keys == 500 - 167);
+        REQUIRE(copy.get(maint_key(1)) == std::optional<std::string>(maint_value(1, 4)));
+        REQUIRE(!copy.contains("after-backup"));
+    }
+
+    // A flipped byte in a merged segment (header byte 12 is the kind; 2 is merged) is
+    // reported, and the file is left as it was.
+    namespace fs = std::filesystem;
+    fs::path seg;
+    std::vector<char> bytes;
+    for (const auto &e : fs::directory_iterator(path)) {
+        if (e.path().extension() != ".kseg")
+            continue;
+        std::vector<char> b = read_file(e.path());
+        if (b.size() > 12 && b[12] == 2) {
+            seg = e.path();
+            bytes = std::move(b);
+            break;
+        }
+    }
+    REQUIRE(!seg.empty());
+    const std::size_t at = bytes.size() / 2;
+    bytes[at] = static_cast<char>(bytes[at] ^ 0x20);
+    {
+        std::ofstream out(seg, std::ios::binary | std::ios::trunc);
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+    {
+        katamari::Db db = katamari::Db::open(path, opts);
+        const kat_verify_report r = db.verify();
+        REQUIRE(r.damaged == 1);
+        REQUIRE(r.first_bad_offset <= at);
+        REQUIRE(r.first_bad_reason[0] != '\0');
+        char name[32];
+        std::snprintf(name, sizeof name, "%010llu", static_cast<unsigned long long>(r.first_bad_segment));
+        REQUIRE(seg.filename().string().find(name) != std::string::npos);
+        REQUIRE(read_file(seg) == bytes);
+    }
+
+    // The auto-merge policy's arguments.
+    katamari::Options o;
+    o.auto_merge(0.5, 64u << 20).auto_merge(1.0, 0).auto_merge(0.0, 0);
+    REQUIRE_THROWS(KAT_INVALID_ARGUMENT, o.auto_merge(1.5, 0));
+    REQUIRE_THROWS(KAT_INVALID_ARGUMENT, o.auto_merge(-0.1, 0));
+    REQUIRE_THROWS(KAT_INVALID_ARGUMENT, o.auto_merge(std::nan(""), 0));
+    REQUIRE_THROWS(KAT_INVALID_ARGUMENT, o.auto_merge(std::numeric_limits<double>::infinity(), 0));
+    katamari::Options moved = std::move(o);
+    REQUIRE_THROWS(KAT_INVALID_ARGUMENT, o.auto_merge(0.5, 0)); // moved-from
+    katamari::Db off = katamari::Db::open(sub(dir, "maint-off"), moved);
+    REQUIRE(off.stats().merges == 0);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -509,6 +643,7 @@ int main(int argc, char **argv)
         iterators(dir);
         keyspaces(dir);
         children_outlive_db(dir);
+        maintenance(dir);
     } catch (const katamari::Error &e) {
         std::fprintf(stderr, "wrapper: unexpected %s: %s\n", katamari::status_name(e.code()),
                      e.what());

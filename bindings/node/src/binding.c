@@ -422,6 +422,9 @@ enum {
     OP_ITER_NEXT,
     OP_KS_DROP,
     OP_KS_LIST,
+    OP_MERGE,
+    OP_BACKUP,
+    OP_VERIFY,
 };
 
 typedef struct req {
@@ -438,7 +441,7 @@ typedef struct req {
     size_t max_items, max_bytes;
     kat_batch *batch;
     kat_options *opts;
-    char *path;
+    char *path; /* open: the directory; backup: the destination */
     uint8_t *owned; /* async: the copied key and value */
     /* get many */
     size_t n;
@@ -453,7 +456,12 @@ typedef struct req {
     kat_buf out;
     bool found;
     size_t count;
-    kat_stats stats;
+    union { /* by op */
+        kat_stats stats;
+        kat_merge_stats merge;
+        kat_backup_info backup;
+        kat_verify_report verify;
+    };
     /* async */
     napi_async_work work;
     napi_deferred deferred;
@@ -640,6 +648,15 @@ static void perform(req *r)
     case OP_KS_LIST:
         r->st = kat_keyspace_list(h->u.db, &r->out, &r->count, &r->err);
         break;
+    case OP_MERGE:
+        r->st = kat_db_merge(h->u.db, &r->merge, &r->err);
+        break;
+    case OP_BACKUP:
+        r->st = kat_db_backup(h->u.db, r->path, &r->backup, &r->err);
+        break;
+    case OP_VERIFY:
+        r->st = kat_db_verify(h->u.db, &r->verify, &r->err);
+        break;
     }
 }
 
@@ -796,6 +813,54 @@ static bool result(napi_env env, req *r, napi_value *out)
         if (s == napi_ok) s = set_u64(env, o, "segments", r->stats.segments);
         if (s == napi_ok) s = set_u64(env, o, "keydirBytes", r->stats.keydir_bytes);
         if (s == napi_ok) s = set_u64(env, o, "lastSeq", r->stats.last_seq);
+        if (s == napi_ok) s = set_u64(env, o, "merges", r->stats.merges);
+        if (s == napi_ok) s = set_u64(env, o, "mergeFailures", r->stats.merge_failures);
+        *out = o;
+        break;
+    }
+    case OP_MERGE: {
+        napi_value o;
+        s = napi_create_object(env, &o);
+        if (s == napi_ok) s = set_u64(env, o, "inputSegments", r->merge.input_segments);
+        if (s == napi_ok) s = set_u64(env, o, "inputBytes", r->merge.input_bytes);
+        if (s == napi_ok) s = set_u64(env, o, "outputSegments", r->merge.output_segments);
+        if (s == napi_ok) s = set_u64(env, o, "outputBytes", r->merge.output_bytes);
+        if (s == napi_ok) s = set_u64(env, o, "records", r->merge.records);
+        if (s == napi_ok) s = set_u64(env, o, "expired", r->merge.expired);
+        if (s == napi_ok) s = set_u64(env, o, "millis", r->merge.millis);
+        *out = o;
+        break;
+    }
+    case OP_BACKUP: {
+        napi_value o;
+        s = napi_create_object(env, &o);
+        if (s == napi_ok) s = set_u64(env, o, "seq", r->backup.seq);
+        if (s == napi_ok) s = set_u64(env, o, "segments", r->backup.segments);
+        if (s == napi_ok) s = set_u64(env, o, "bytes", r->backup.bytes);
+        if (s == napi_ok) s = set_u64(env, o, "linked", r->backup.linked);
+        *out = o;
+        break;
+    }
+    case OP_VERIFY: {
+        const kat_verify_report *v = &r->verify;
+        /* NUL-terminated by the library; never read past the array regardless. */
+        const char *nul = memchr(v->first_bad_reason, 0, sizeof v->first_bad_reason);
+        size_t reason_len = nul ? (size_t)(nul - v->first_bad_reason) : sizeof v->first_bad_reason;
+        napi_value o, x;
+        s = napi_create_object(env, &o);
+        if (s == napi_ok) s = napi_get_boolean(env, v->damaged == 0 && v->hints_bad == 0, &x);
+        if (s == napi_ok) s = napi_set_named_property(env, o, "clean", x);
+        if (s == napi_ok) s = set_u64(env, o, "segments", v->segments);
+        if (s == napi_ok) s = set_u64(env, o, "batches", v->batches);
+        if (s == napi_ok) s = set_u64(env, o, "records", v->records);
+        if (s == napi_ok) s = set_u64(env, o, "bytes", v->bytes);
+        if (s == napi_ok) s = set_u64(env, o, "hintsOk", v->hints_ok);
+        if (s == napi_ok) s = set_u64(env, o, "hintsBad", v->hints_bad);
+        if (s == napi_ok) s = set_u64(env, o, "damaged", v->damaged);
+        if (s == napi_ok) s = set_u64(env, o, "firstBadSegment", v->first_bad_segment);
+        if (s == napi_ok) s = set_u64(env, o, "firstBadOffset", v->first_bad_offset);
+        if (s == napi_ok) s = napi_create_string_utf8(env, v->first_bad_reason, reason_len, &x);
+        if (s == napi_ok) s = napi_set_named_property(env, o, "firstBadReason", x);
         *out = o;
         break;
     }
@@ -1178,7 +1243,8 @@ static napi_value fn_get_many_sync(napi_env env, napi_callback_info info)
     return get_many(env, info, false);
 }
 
-/* Calls on a database with no arguments: close, sync, stats, keyspace list. */
+/* Calls on a database with no arguments: close, sync, stats, keyspace list, merge,
+ * verify. */
 static napi_value db_call(napi_env env, napi_callback_info info, int op, bool async)
 {
     size_t argc = 1;
@@ -1213,15 +1279,79 @@ DB_FN(fn_stats, OP_STATS, true)
 DB_FN(fn_stats_sync, OP_STATS, false)
 DB_FN(fn_ks_list, OP_KS_LIST, true)
 DB_FN(fn_ks_list_sync, OP_KS_LIST, false)
+DB_FN(fn_merge, OP_MERGE, true)
+DB_FN(fn_merge_sync, OP_MERGE, false)
+DB_FN(fn_verify, OP_VERIFY, true)
+DB_FN(fn_verify_sync, OP_VERIFY, false)
 
-/* open(path, sync, intervalMs, segmentSize | null, salvage, createIfMissing) */
+/* backup(db, dest): the destination is copied (NUL-terminated) into r->path. */
+static napi_value backup_call(napi_env env, napi_callback_info info, bool async)
+{
+    size_t argc = 2;
+    napi_value argv[2];
+    NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 2) {
+        throw_type(env, "backup(db, dest) needs two arguments");
+        return NULL;
+    }
+    kh *h = kh_unwrap(env, argv[0], K_DB);
+    if (!h)
+        return NULL;
+    napi_valuetype t;
+    size_t len = 0;
+    if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_string) {
+        throw_type(env, "dest must be a string");
+        return NULL;
+    }
+    NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
+    char *path = malloc(len + 1);
+    if (!path || napi_get_value_string_utf8(env, argv[1], path, len + 1, &len) != napi_ok) {
+        free(path);
+        throw_value(env, make_error(env, KAT_INTERNAL, "could not read dest", false));
+        return NULL;
+    }
+    if (strlen(path) != len) {
+        free(path);
+        throw_type(env, "dest must not contain NUL characters");
+        return NULL;
+    }
+    if (!async) {
+        req r;
+        memset(&r, 0, sizeof r);
+        r.op = OP_BACKUP;
+        r.h = h;
+        r.path = path;
+        return run_sync(env, &r);
+    }
+    req *r = req_new(env, OP_BACKUP, h, NULL);
+    if (!r) {
+        free(path);
+        return NULL;
+    }
+    r->path = path;
+    return run_async(env, r);
+}
+
+static napi_value fn_backup(napi_env env, napi_callback_info info)
+{
+    return backup_call(env, info, true);
+}
+
+static napi_value fn_backup_sync(napi_env env, napi_callback_info info)
+{
+    return backup_call(env, info, false);
+}
+
+/* open(path, sync, intervalMs, segmentSize | null, salvage, createIfMissing,
+ *      autoMergeRatio | null, autoMergeMinDeadBytes): a null ratio keeps the default
+ *      policy, 0 turns automatic merging off. */
 static napi_value open_call(napi_env env, napi_callback_info info, bool async)
 {
-    size_t argc = 6;
-    napi_value argv[6];
+    size_t argc = 8;
+    napi_value argv[8];
     kenv *ke;
     NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&ke));
-    for (size_t i = argc; i < 6; i++)
+    for (size_t i = argc; i < 8; i++)
         napi_get_undefined(env, &argv[i]);
     napi_valuetype t;
     size_t len = 0;
@@ -1278,6 +1408,19 @@ static napi_value open_call(napi_env env, napi_callback_info info, bool async)
         if (!bad && (st = kat_options_set_create_if_missing(r->opts, get_bool(env, argv[5]))) !=
                         KAT_OK)
             bad = "invalid createIfMissing";
+        if (!bad && napi_typeof(env, argv[6], &t) == napi_ok && t != napi_null &&
+            t != napi_undefined) {
+            double ratio = 0;
+            uint64_t min_dead = 0;
+            if (t != napi_number || napi_get_value_double(env, argv[6], &ratio) != napi_ok) {
+                throw_type(env, "autoMerge.deadRatio must be a number");
+                goto fail;
+            }
+            if (!get_u64(env, argv[7], &min_dead, "autoMerge.minDeadBytes"))
+                goto fail;
+            if ((st = kat_options_set_auto_merge(r->opts, ratio, min_dead)) != KAT_OK)
+                bad = "invalid autoMerge.deadRatio (0 to 1; 0 turns automatic merging off)";
+        }
     }
     if (bad) {
         napi_value e = make_error(env, st, bad, false);
@@ -1925,6 +2068,12 @@ NAPI_MODULE_INIT()
         METHOD("keyspaceDropSync", fn_ks_drop_sync),
         METHOD("keyspaceList", fn_ks_list),
         METHOD("keyspaceListSync", fn_ks_list_sync),
+        METHOD("merge", fn_merge),
+        METHOD("mergeSync", fn_merge_sync),
+        METHOD("backup", fn_backup),
+        METHOD("backupSync", fn_backup_sync),
+        METHOD("verify", fn_verify),
+        METHOD("verifySync", fn_verify_sync),
         METHOD("txnBegin", fn_txn_begin),
         METHOD("commit", fn_commit),
         METHOD("commitSync", fn_commit_sync),

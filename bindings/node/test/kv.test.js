@@ -276,10 +276,12 @@ test('encodings: buffer, utf8, json, custom', async () => {
 test('stats and sync', async () => {
   const db = katamari.open(dbdir(), { sync: 'never' })
   const s0 = await db.stats()
-  for (const f of ['liveKeys', 'liveBytes', 'deadBytes', 'totalBytes', 'segments', 'keydirBytes', 'lastSeq']) {
-    assert.equal(typeof s0[f], 'number', f)
-  }
+  const fields = ['liveKeys', 'liveBytes', 'deadBytes', 'totalBytes', 'segments', 'keydirBytes', 'lastSeq',
+    'merges', 'mergeFailures']
+  assert.deepEqual(Object.keys(s0).sort(), [...fields].sort())
+  for (const f of fields) assert.equal(typeof s0[f], 'number', f)
   assert.equal(s0.liveKeys, 0)
+  assert.equal(s0.merges, 0)
   db.putSync('a', '1')
   db.putSync('a', '2')
   db.putSync('b', '1')

@@ -2,7 +2,7 @@
 // against it. Never run; every line must type-check. Lines marked @ts-expect-error must not.
 
 import * as katamari from '..'
-import { open, openAsync, DB, Keyspace, Transaction, Iterator, KatamariError, Stats } from '..'
+import { open, openAsync, DB, Keyspace, Transaction, Iterator, KatamariError, Stats, MergeStats, BackupInfo, VerifyReport } from '..'
 
 async function usage (): Promise<void> {
   // Buffers by default.
@@ -31,6 +31,25 @@ async function usage (): Promise<void> {
   const n: number = db.statsSync().liveKeys + s.lastSeq
   await db.sync()
   db.syncSync()
+  const merges: number = s.merges + s.mergeFailures
+
+  // Merge, backup, verify and the auto-merge policy.
+  const m: MergeStats = await db.merge()
+  const m2: MergeStats = db.mergeSync()
+  const info: BackupInfo = await db.backup('/tmp/backup')
+  const info2: BackupInfo = db.backupSync('/tmp/backup2')
+  const report: VerifyReport = await db.verify()
+  const clean: boolean = db.verifySync().clean && report.damaged === 0
+  const reason: string = report.firstBadReason
+  const mergedBytes: number = m.outputBytes + m2.millis + info.seq + info2.linked + report.firstBadSegment
+  open('/tmp/am', { autoMerge: { deadRatio: 0.3, minDeadBytes: 64 << 20 } })
+  open('/tmp/am', { autoMerge: false })
+  // @ts-expect-error autoMerge is an object or false
+  open('/tmp/am', { autoMerge: true })
+  // @ts-expect-error both fields are needed
+  open('/tmp/am', { autoMerge: { deadRatio: 0.3 } })
+  // @ts-expect-error backup needs a destination
+  await db.backup()
   const status: 'open' | 'closing' | 'closed' = db.status
   const loc: string = db.location
 
@@ -106,7 +125,7 @@ async function usage (): Promise<void> {
   const ver: string = katamari.version()
 
   // The abstract-level adapter.
-  const level = new katamari.KatamariLevel<string, string>('/tmp/level', { valueEncoding: 'utf8', sync: 'never' })
+  const level = new katamari.KatamariLevel<string, string>('/tmp/level', { valueEncoding: 'utf8', sync: 'never', autoMerge: false })
   await level.put('a', 'b')
   const got: string | undefined = await level.get('a')
   const sub = level.sublevel<string, string>('sub', { valueEncoding: 'utf8' })
@@ -117,7 +136,7 @@ async function usage (): Promise<void> {
   await db.close()
   await jdb.close()
   await sdb.close()
-  void [v, v2, v3, v4, many, manySync, has, hasSync, n, status, loc, doc, str, notBuf, first, firstSync, batch, closed, keys, values, name, names, namesSync, out, txState, text, ver, got, inner]
+  void [v, v2, v3, v4, many, manySync, has, hasSync, n, merges, clean, reason, mergedBytes, status, loc, doc, str, notBuf, first, firstSync, batch, closed, keys, values, name, names, namesSync, out, txState, text, ver, got, inner]
 }
 
 void usage
