@@ -680,6 +680,21 @@ kat_status kat_db_contains(struct kat_db *db,
                            struct kat_error **err);
 
 /**
+ * Sets `*expires_at_ms` to when `key` expires, in milliseconds since the Unix epoch, or
+ * to 0 when it never does. `KAT_NOT_FOUND` (with `*expires_at_ms` untouched) when the
+ * key has no live value.
+ *
+ * # Safety
+ * `db` NULL or live; `key` readable for `key_len`; `expires_at_ms` NULL or writable;
+ * `err` NULL or writable.
+ */
+kat_status kat_db_expires_at(struct kat_db *db,
+                             const uint8_t *key,
+                             size_t key_len,
+                             uint64_t *expires_at_ms,
+                             struct kat_error **err);
+
+/**
  * Forces everything written so far onto stable storage (useful with
  * `KAT_SYNC_INTERVAL` and `KAT_SYNC_NEVER`).
  *
@@ -897,6 +912,19 @@ kat_status kat_keyspace_contains(struct kat_keyspace *ks,
                                  size_t key_len,
                                  bool *found,
                                  struct kat_error **err);
+
+/**
+ * `kat_db_expires_at` in keyspace `ks`.
+ *
+ * # Safety
+ * `ks` NULL or live; `key` readable for `key_len`; `expires_at_ms`, `err` NULL or
+ * writable.
+ */
+kat_status kat_keyspace_expires_at(struct kat_keyspace *ks,
+                                   const uint8_t *key,
+                                   size_t key_len,
+                                   uint64_t *expires_at_ms,
+                                   struct kat_error **err);
 
 /**
  * `kat_iter_new` over keyspace `ks`.

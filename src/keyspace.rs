@@ -88,6 +88,12 @@ impl Keyspace {
         self.db.with(|e| Ok(e.expires_at(self.id, key)))
     }
 
+    /// [`Db::expiry_in`] for this keyspace.
+    pub(crate) fn expiry(&self, key: &[u8]) -> Result<Option<u64>> {
+        self.live()?;
+        self.db.expiry_in(self.id, key)
+    }
+
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.live()?;
         self.db.with(|e| e.contains(self.id, key))

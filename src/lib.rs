@@ -371,6 +371,12 @@ impl Db {
         self.with(|e| Ok(e.expires_at(DEFAULT_KEYSPACE, key)))
     }
 
+    /// The expiry of `key`'s live value: `Some(0)` when it never expires, `None` when
+    /// the key has no live value.
+    pub(crate) fn expiry_in(&self, keyspace: u32, key: &[u8]) -> Result<Option<u64>> {
+        self.with(|e| Ok(e.expiry(keyspace, key)))
+    }
+
     /// Whether `key` is present.
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.with(|e| e.contains(DEFAULT_KEYSPACE, key))

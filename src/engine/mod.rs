@@ -539,9 +539,15 @@ impl Engine {
     /// When the newest value of `key` expires (ms since the Unix epoch); `None` when it
     /// never does, or when the key has no live value.
     pub fn expires_at(&self, keyspace: u32, key: &[u8]) -> Option<u64> {
+        self.expiry(keyspace, key).filter(|&at| at != 0)
+    }
+
+    /// The expiry of the newest live value of `key`: `Some(0)` when it never expires,
+    /// `None` when the key has no live value.
+    pub fn expiry(&self, keyspace: u32, key: &[u8]) -> Option<u64> {
         let st = self.state.read();
         let v = st.keydir.get_at(keyspace, key, u64::MAX)?;
-        (v.expires_at != 0 && v.expires_at > (self.opts.clock)()).then_some(v.expires_at)
+        (v.expires_at == 0 || v.expires_at > (self.opts.clock)()).then_some(v.expires_at)
     }
 
     /// Whether `key` has a live (unexpired) value.

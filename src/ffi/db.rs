@@ -281,6 +281,35 @@ pub unsafe extern "C" fn kat_db_contains(
     }
 }
 
+/// Sets `*expires_at_ms` to when `key` expires, in milliseconds since the Unix epoch, or
+/// to 0 when it never does. `KAT_NOT_FOUND` (with `*expires_at_ms` untouched) when the
+/// key has no live value.
+///
+/// # Safety
+/// `db` NULL or live; `key` readable for `key_len`; `expires_at_ms` NULL or writable;
+/// `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn kat_db_expires_at(
+    db: *mut kat_db,
+    key: *const u8,
+    key_len: usize,
+    expires_at_ms: *mut u64,
+    err: *mut *mut kat_error,
+) -> kat_status {
+    // SAFETY: per the contract.
+    unsafe {
+        boundary(err, || {
+            let db = db_ref(db)?;
+            out_param(expires_at_ms, "expires_at_ms")?;
+            let at = db
+                .expiry_in(crate::DEFAULT_KEYSPACE, bytes(key, key_len, "key")?)?
+                .ok_or(Error::NotFound)?;
+            expires_at_ms.write(at);
+            Ok(())
+        })
+    }
+}
+
 /// Forces everything written so far onto stable storage (useful with
 /// `KAT_SYNC_INTERVAL` and `KAT_SYNC_NEVER`).
 ///

@@ -224,6 +224,33 @@ pub unsafe extern "C" fn kat_keyspace_contains(
     }
 }
 
+/// `kat_db_expires_at` in keyspace `ks`.
+///
+/// # Safety
+/// `ks` NULL or live; `key` readable for `key_len`; `expires_at_ms`, `err` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn kat_keyspace_expires_at(
+    ks: *mut kat_keyspace,
+    key: *const u8,
+    key_len: usize,
+    expires_at_ms: *mut u64,
+    err: *mut *mut kat_error,
+) -> kat_status {
+    // SAFETY: per the contract.
+    unsafe {
+        boundary(err, || {
+            let ks = ks_ref(ks)?;
+            out_param(expires_at_ms, "expires_at_ms")?;
+            let at = ks
+                .expiry(bytes(key, key_len, "key")?)?
+                .ok_or(Error::NotFound)?;
+            expires_at_ms.write(at);
+            Ok(())
+        })
+    }
+}
+
 /// `kat_iter_new` over keyspace `ks`.
 ///
 /// # Safety

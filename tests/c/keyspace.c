@@ -86,6 +86,13 @@ int main(int argc, char **argv)
 
     /* TTL. */
     CHECK_OK(kat_keyspace_put_ttl(users, K("long"), K("lived"), 3600000, &err), err);
+    {
+        uint64_t at = 0;
+        CHECK_OK(kat_keyspace_expires_at(users, K("long"), &at, &err), err);
+        CHECK(at > 0);
+        CHECK_NOT_FOUND(kat_keyspace_expires_at(users, K("no-such-key"), &at, &err), err);
+        CHECK_NOT_FOUND(kat_db_expires_at(db, K("long"), &at, &err), err); /* other space */
+    }
     check_get(users, "long", "lived");
     CHECK_FAIL(kat_keyspace_put_ttl(users, K("x"), K("y"), 0, &err), KAT_INVALID_ARGUMENT, err);
 

@@ -102,6 +102,21 @@ static void test_db_put_ttl(kat_db *db)
     check_value(db, "shortened", NULL);
     check_value(db, "null-err", "n");
 
+    /* kat_db_expires_at: the absolute expiry, 0 for none, NOT_FOUND without a value. */
+    {
+        uint64_t at = 7, now = (uint64_t)time(NULL) * 1000u;
+        CHECK_OK(kat_db_expires_at(db, K("long"), &at, &err), err);
+        CHECK(at > now + 3500000u && at < now + 3700000u);
+        CHECK_OK(kat_db_expires_at(db, K("made-plain"), &at, &err), err);
+        CHECK(at == 0);
+        at = 7;
+        CHECK_NOT_FOUND(kat_db_expires_at(db, K("short"), &at, &err), err);
+        CHECK_NOT_FOUND(kat_db_expires_at(db, K("never-written"), &at, &err), err);
+        CHECK(at == 7);
+        CHECK_FAIL(kat_db_expires_at(db, K("long"), NULL, &err), KAT_INVALID_ARGUMENT, err);
+        CHECK_FAIL(kat_db_expires_at(NULL, K("long"), &at, &err), KAT_INVALID_ARGUMENT, err);
+    }
+
     /* An expired key can be written again. */
     CHECK_OK(kat_db_put(db, K("short"), K("again"), &err), err);
     check_value(db, "short", "again");
