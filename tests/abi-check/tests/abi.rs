@@ -109,12 +109,14 @@ fn kat_stats_layout_is_sixteen_u64() {
         offset_of!(kat_stats, segments),
         offset_of!(kat_stats, keydir_bytes),
         offset_of!(kat_stats, last_seq),
+        offset_of!(kat_stats, merges),
+        offset_of!(kat_stats, merge_failures),
         offset_of!(kat_stats, reserved),
     ];
-    assert_eq!(offsets, [0, 8, 16, 24, 32, 40, 48, 56]);
+    assert_eq!(offsets, [0, 8, 16, 24, 32, 40, 48, 56, 64, 72]);
     // SAFETY: plain integers.
     let s: kat_stats = unsafe { std::mem::zeroed() };
-    assert_eq!(s.reserved.len(), 9);
+    assert_eq!(s.reserved.len(), 7);
 }
 
 /// Fills memory around an out-parameter, to see which bytes a call writes.
@@ -135,15 +137,17 @@ fn the_library_writes_exactly_a_kat_stats() {
         words[WORDS..].iter().all(|w| *w == FILL),
         "kat_db_stats wrote past sizeof(kat_stats)"
     );
-    // live_keys .. last_seq, then the reserved words.
+    // live_keys .. last_seq, merges, merge_failures, then the reserved words.
     assert_eq!(words[0], 1, "live_keys");
     assert!(words[1] > 0 && words[3] >= words[1], "live/total bytes");
     assert!(words[4] >= 1, "segments");
     assert_eq!(words[6], 1, "last_seq after one commit");
+    assert_eq!(words[7], 0, "merges");
+    assert_eq!(words[8], 0, "merge_failures");
     assert!(
-        words[7..WORDS].iter().all(|w| *w == 0),
+        words[9..WORDS].iter().all(|w| *w == 0),
         "reserved counters must be zero: {:?}",
-        &words[7..WORDS]
+        &words[9..WORDS]
     );
     shut(db);
 }
@@ -277,4 +281,18 @@ fn soname_is_libkatamari_so_major() {
     let exe = std::env::current_exe().unwrap();
     let needed = dynamic_entries(exe.to_str().unwrap(), "NEEDED");
     assert!(needed.contains(&want), "{exe:?} needs {needed:?}");
+}
+
+#[test]
+fn maintenance_structs_have_their_documented_layout() {
+    assert_eq!(size_of::<kat_merge_stats>(), 12 * 8);
+    assert_eq!(offset_of!(kat_merge_stats, millis), 6 * 8);
+    assert_eq!(size_of::<kat_backup_info>(), 8 * 8);
+    assert_eq!(offset_of!(kat_backup_info, linked), 3 * 8);
+    assert_eq!(offset_of!(kat_verify_report, first_bad_reason), 9 * 8);
+    assert_eq!(
+        size_of::<kat_verify_report>(),
+        9 * 8 + KAT_VERIFY_REASON_LEN as usize
+    );
+    assert_eq!(align_of::<kat_verify_report>(), 8);
 }
