@@ -56,6 +56,8 @@ package katamari
 #cgo nocallback kat_db_delete
 #cgo noescape kat_db_contains
 #cgo nocallback kat_db_contains
+#cgo noescape kat_db_expires_at
+#cgo nocallback kat_db_expires_at
 #cgo noescape kat_db_sync
 #cgo nocallback kat_db_sync
 #cgo noescape kat_db_stats
@@ -94,6 +96,8 @@ package katamari
 #cgo nocallback kat_keyspace_delete
 #cgo noescape kat_keyspace_contains
 #cgo nocallback kat_keyspace_contains
+#cgo noescape kat_keyspace_expires_at
+#cgo nocallback kat_keyspace_expires_at
 #cgo noescape kat_txn_get_in
 #cgo nocallback kat_txn_get_in
 #cgo noescape kat_txn_put_in
@@ -137,6 +141,7 @@ import "C"
 
 import (
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -212,6 +217,20 @@ func ttlMillis(ttl time.Duration) C.uint64_t {
 	}
 	ms := (ttl + time.Millisecond - 1) / time.Millisecond
 	return C.uint64_t(ms)
+}
+
+// expiryTime converts an expiry from the library (ms since the Unix epoch, 0 for none)
+// to a time.Time: the zero Time for 0. An expiry past the last millisecond an int64
+// holds (a C caller's TTL near UINT64_MAX saturates to it) is clamped to that
+// millisecond, some 292 million years from now.
+func expiryTime(ms uint64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	if ms > math.MaxInt64 {
+		return time.UnixMilli(math.MaxInt64)
+	}
+	return time.UnixMilli(int64(ms))
 }
 
 // statusError converts a status and its optional error object into a Go error and

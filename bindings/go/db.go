@@ -266,6 +266,27 @@ func (db *DB) Has(key []byte) (bool, error) {
 	return bool(found), nil
 }
 
+// ExpiresAt returns when the live value of key expires (set by PutTTL, Batch.PutTTL or
+// Tx.PutTTL). A key that never expires returns the zero Time (test it with IsZero); a
+// key without a live value (never written, deleted or already expired) returns
+// (time.Time{}, ErrNotFound), like Get. The library keeps expiries to the millisecond,
+// so the result is a whole millisecond, in the local time zone.
+func (db *DB) ExpiresAt(key []byte) (time.Time, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.h == nil {
+		return time.Time{}, closedError("expires_at")
+	}
+	var ms C.uint64_t
+	var cerr *C.kat_error
+	st := C.kat_db_expires_at(db.h, bytesPtr(key), C.size_t(len(key)), &ms, &cerr)
+	runtime.KeepAlive(db)
+	if err := statusError("expires_at", st, cerr); err != nil {
+		return time.Time{}, err
+	}
+	return expiryTime(uint64(ms)), nil
+}
+
 // Write applies every operation of b as one atomic unit: after a crash it is wholly
 // present or wholly absent. An empty batch writes nothing. b is left as it was and may
 // be written again or reused after Reset.

@@ -3,6 +3,7 @@ package katamari
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,6 +158,117 @@ func TestPutTTL(t *testing.T) {
 	}
 	wantCode(t, db.PutTTL([]byte("k"), []byte("v"), 0), ErrInvalidArgument, CodeInvalidArgument)
 	wantCode(t, db.PutTTL([]byte("k"), []byte("v"), -time.Second), ErrInvalidArgument, CodeInvalidArgument)
+}
+
+// TestExpiresAt reads the absolute expiry of keys written with and without a TTL: the
+// zero Time for none, ErrNotFound itself when there is no live value.
+func TestExpiresAt(t *testing.T) {
+	db := openTest(t)
+	before := time.Now().Truncate(time.Millisecond)
+	if err := db.PutTTL([]byte("long"), []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	at, err := db.ExpiresAt([]byte("long"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at.Before(before.Add(time.Hour)) || at.After(after.Add(time.Hour+time.Millisecond)) {
+		t.Fatalf("ExpiresAt(long) = %v, want within [%v, %v]", at, before.Add(time.Hour), after.Add(time.Hour))
+	}
+	if at.Nanosecond()%int(time.Millisecond) != 0 {
+		t.Fatalf("ExpiresAt(long) = %v, not a whole millisecond", at)
+	}
+
+	// A plain put, and a plain put over a TTL put: never expires.
+	mustPut(t, db, "plain", "v")
+	if err := db.PutTTL([]byte("made-plain"), []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, db, "made-plain", "w")
+	for _, k := range []string{"plain", "made-plain"} {
+		if at, err := db.ExpiresAt([]byte(k)); err != nil || !at.IsZero() {
+			t.Fatalf("ExpiresAt(%q) = %v, %v; want the zero Time", k, at, err)
+		}
+	}
+	// An empty key and an empty value are keys like any other.
+	if err := db.PutTTL(nil, nil, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := db.ExpiresAt(nil); err != nil || at.IsZero() {
+		t.Fatalf("ExpiresAt(empty key) = %v, %v", at, err)
+	}
+
+	// No live value: never written, deleted, expired. ErrNotFound is returned itself,
+	// as by Get.
+	if err := db.PutTTL([]byte("deleted"), []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete([]byte("deleted")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutTTL([]byte("short"), []byte("v"), time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	for _, k := range []string{"never-written", "deleted", "short"} {
+		if at, err := db.ExpiresAt([]byte(k)); err != ErrNotFound || !at.IsZero() {
+			t.Fatalf("ExpiresAt(%q) = %v, %v; want the zero Time, ErrNotFound", k, at, err)
+		}
+	}
+
+	// A batch's TTL counts from the write; a later TTL put replaces the expiry.
+	b := NewBatch()
+	defer b.Close()
+	if err := b.PutTTL([]byte("batched"), []byte("v"), 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := db.ExpiresAt([]byte("batched")); err != nil || time.Until(at) < 119*time.Minute || time.Until(at) > 2*time.Hour {
+		t.Fatalf("ExpiresAt(batched) = %v, %v", at, err)
+	}
+	if err := db.PutTTL([]byte("long"), []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := db.ExpiresAt([]byte("long")); err != nil || time.Until(at) > time.Minute {
+		t.Fatalf("ExpiresAt(long) after a shorter TTL = %v, %v", at, err)
+	}
+
+	// The expiry survives a reopen.
+	path := db.Path()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if at, err := db2.ExpiresAt([]byte("batched")); err != nil || time.Until(at) < 119*time.Minute {
+		t.Fatalf("ExpiresAt(batched) after reopen = %v, %v", at, err)
+	}
+	if at, err := db2.ExpiresAt([]byte("plain")); err != nil || !at.IsZero() {
+		t.Fatalf("ExpiresAt(plain) after reopen = %v, %v", at, err)
+	}
+}
+
+// TestExpiryTime checks the conversion of the library's milliseconds, including an
+// expiry an int64 of milliseconds cannot hold (a C caller's saturated TTL).
+func TestExpiryTime(t *testing.T) {
+	if at := expiryTime(0); !at.IsZero() {
+		t.Fatalf("expiryTime(0) = %v", at)
+	}
+	if at := expiryTime(1_700_000_000_123); !at.Equal(time.UnixMilli(1_700_000_000_123)) {
+		t.Fatalf("expiryTime(1700000000123) = %v", at)
+	}
+	want := time.UnixMilli(math.MaxInt64)
+	for _, ms := range []uint64{math.MaxInt64, math.MaxInt64 + 1, math.MaxUint64} {
+		if at := expiryTime(ms); !at.Equal(want) || at.Before(time.Now()) {
+			t.Fatalf("expiryTime(%d) = %v, want %v", ms, at, want)
+		}
+	}
 }
 
 func TestReopenPersists(t *testing.T) {
@@ -449,6 +561,8 @@ func TestCloseIdempotentAndClosedErrors(t *testing.T) {
 	closed("Delete", db.Delete([]byte("k")))
 	_, err = db.Has([]byte("k"))
 	closed("Has", err)
+	_, err = db.ExpiresAt([]byte("k"))
+	closed("ExpiresAt", err)
 	closed("Write", db.Write(b))
 	closed("Sync", db.Sync())
 	_, err = db.Stats()
@@ -493,6 +607,8 @@ func TestCloseIdempotentAndClosedErrors(t *testing.T) {
 	closed("ks.Get", err)
 	_, err = ks.Has([]byte("k"))
 	closed("ks.Has", err)
+	_, err = ks.ExpiresAt([]byte("k"))
+	closed("ks.ExpiresAt", err)
 
 	closed("ks.Put", ks.Put([]byte("k"), nil))
 	if it.Next() {
@@ -543,6 +659,27 @@ func TestKeyspaces(t *testing.T) {
 	mustGet(t, db.Get, "k", "default")
 	wantCode(t, users.PutTTL([]byte("k"), nil, 0), ErrInvalidArgument, CodeInvalidArgument)
 
+	// Expiries are per keyspace: "k" has a TTL in orders only.
+	if at, err := orders.ExpiresAt([]byte("k")); err != nil || time.Until(at) < 59*time.Minute || time.Until(at) > time.Hour {
+		t.Fatalf("orders.ExpiresAt(k) = %v, %v", at, err)
+	}
+	if at, err := db.ExpiresAt([]byte("k")); err != nil || !at.IsZero() {
+		t.Fatalf("ExpiresAt(k) in the default keyspace = %v, %v", at, err)
+	}
+	if _, err := users.ExpiresAt([]byte("k")); err != ErrNotFound {
+		t.Fatalf("users.ExpiresAt(deleted k) = %v, want ErrNotFound", err)
+	}
+	if err := users.PutTTL([]byte("only-users"), []byte("u"), time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExpiresAt([]byte("only-users")); err != ErrNotFound {
+		t.Fatalf("ExpiresAt(only-users) in the default keyspace = %v, want ErrNotFound", err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := users.ExpiresAt([]byte("only-users")); err != ErrNotFound {
+		t.Fatalf("users.ExpiresAt(expired) = %v, want ErrNotFound", err)
+	}
+
 	names, err := db.Keyspaces()
 	if err != nil || !equalStrings(names, []string{"orders", "users"}) {
 		t.Fatalf("Keyspaces() = %q, %v", names, err)
@@ -562,6 +699,8 @@ func TestKeyspaces(t *testing.T) {
 		t.Fatalf("second drop: %v", err)
 	}
 	_, err = orders.Get([]byte("k"))
+	wantCode(t, err, ErrInvalidArgument, CodeInvalidArgument)
+	_, err = orders.ExpiresAt([]byte("k"))
 	wantCode(t, err, ErrInvalidArgument, CodeInvalidArgument)
 	names, _ = db.Keyspaces()
 	if !equalStrings(names, []string{"users"}) {
@@ -590,6 +729,8 @@ func TestKeyspaces(t *testing.T) {
 	users.Close()
 	wantCode(t, users.Put([]byte("k"), nil), ErrInvalidArgument, CodeInvalidArgument)
 	_, err = users.Iterator(nil)
+	wantCode(t, err, ErrInvalidArgument, CodeInvalidArgument)
+	_, err = users.ExpiresAt([]byte("k"))
 	wantCode(t, err, ErrInvalidArgument, CodeInvalidArgument)
 }
 

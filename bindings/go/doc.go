@@ -35,6 +35,16 @@
 // ErrNotFound itself; an empty value is a non-nil empty slice, so missing and empty
 // stay distinct.
 //
+// # TTLs
+//
+// PutTTL (and the PutTTL methods of Batch, Tx and Keyspace) writes a value that expires
+// after a duration, rounded up to whole milliseconds; once expired the key is invisible
+// to every read. ExpiresAt reads a key's absolute expiry back: the zero Time when its
+// value never expires, ErrNotFound (like Get) when it has no live value:
+//
+//	err = db.PutTTL([]byte("session"), token, 30*time.Minute)
+//	at, err := db.ExpiresAt([]byte("session")) // at.IsZero(): no expiry
+//
 // # Maintenance
 //
 // The log only grows: overwritten and deleted values stay on disk until a merge

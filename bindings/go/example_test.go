@@ -277,6 +277,37 @@ func ExampleDB_Keyspace() {
 	// [users]
 }
 
+func ExampleDB_ExpiresAt() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	if err := db.PutTTL([]byte("session"), []byte("token"), 30*time.Minute); err != nil {
+		log.Fatal(err)
+	}
+	if err := db.Put([]byte("config"), []byte("v1")); err != nil {
+		log.Fatal(err)
+	}
+
+	at, err := db.ExpiresAt([]byte("session"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(time.Until(at).Round(time.Minute))
+
+	at, err = db.ExpiresAt([]byte("config"))
+	fmt.Println(at.IsZero(), err) // never expires
+
+	_, err = db.ExpiresAt([]byte("missing"))
+	fmt.Println(errors.Is(err, katamari.ErrNotFound))
+	// Output:
+	// 30m0s
+	// true <nil>
+	// true
+}
+
 func ExampleError() {
 	db, err := katamari.Open(tempDir())
 	if err != nil {

@@ -139,6 +139,22 @@ func (ks *Keyspace) Has(key []byte) (bool, error) {
 	return bool(found), nil
 }
 
+// ExpiresAt is DB.ExpiresAt in this keyspace.
+func (ks *Keyspace) ExpiresAt(key []byte) (time.Time, error) {
+	if err := ks.rlock("keyspace.expires_at"); err != nil {
+		return time.Time{}, err
+	}
+	defer ks.mu.RUnlock()
+	var ms C.uint64_t
+	var cerr *C.kat_error
+	st := C.kat_keyspace_expires_at(ks.h, bytesPtr(key), C.size_t(len(key)), &ms, &cerr)
+	runtime.KeepAlive(ks)
+	if err := statusError("keyspace.expires_at", st, cerr); err != nil {
+		return time.Time{}, err
+	}
+	return expiryTime(uint64(ms)), nil
+}
+
 // Iterator is DB.Iterator over this keyspace.
 func (ks *Keyspace) Iterator(opts *IterOptions) (*Iterator, error) {
 	if err := ks.rlock("keyspace.iterator"); err != nil {

@@ -232,9 +232,17 @@ declare class KV<KE extends Encoding, VE extends Encoding> {
   getManySync (keys: Array<Encodable<KE>>): Array<Decoded<VE> | undefined>
   has (key: Encodable<KE>): Promise<boolean>
   hasSync (key: Encodable<KE>): boolean
+  /**
+   * When the live value of `key` expires, in milliseconds since the Unix epoch
+   * (`new Date(ms)`), or 0 when it never expires. Rejects with code KAT_NOT_FOUND, like
+   * `get`, when the key has no live value (never written, deleted or expired).
+   */
+  expiresAt (key: Encodable<KE>): Promise<number>
+  /** `expiresAt` in place; throws with code KAT_NOT_FOUND when there is no live value. */
+  expiresAtSync (key: Encodable<KE>): number
   put (key: Encodable<KE>, value: Encodable<VE>): Promise<void>
   putSync (key: Encodable<KE>, value: Encodable<VE>): void
-  /** The key expires `ttlMs` (at least 1) milliseconds from now. */
+  /** The key expires `ttlMs` (at least 1) milliseconds from now (see `expiresAt`). */
   putTTL (key: Encodable<KE>, value: Encodable<VE>, ttlMs: number): Promise<void>
   putTTLSync (key: Encodable<KE>, value: Encodable<VE>, ttlMs: number): void
   delete (key: Encodable<KE>): Promise<void>

@@ -344,6 +344,22 @@ class KV {
     return binding.hasSync(this._t, null, this._kenc(key))
   }
 
+  /**
+   * Resolves when the live value of `key` expires, in milliseconds since the Unix epoch
+   * (`new Date(ms)` gives the date), or 0 when it never expires; rejects with code
+   * KAT_NOT_FOUND, like `get`, when the key has no live value (never written, deleted or
+   * expired).
+   */
+  expiresAt (key) {
+    return this._async(binding.expiresAt, key)
+  }
+
+  /** `expiresAt` in place: returns the expiry, throws KAT_NOT_FOUND like `getSync`. */
+  expiresAtSync (key) {
+    if (this._db._status !== OPEN) throw closedError()
+    return binding.expiresAtSync(this._t, null, this._kenc(key))
+  }
+
   put (key, value) {
     const db = this._db
     if (db._status !== OPEN) return Promise.reject(closedError())

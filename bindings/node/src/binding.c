@@ -251,6 +251,7 @@ static const char *kind_name(int mask)
     case K_KS: return "a keyspace handle";
     case K_TXN: return "a transaction handle";
     case K_ITER: return "an iterator handle";
+    case K_DB | K_KS: return "a database or keyspace handle";
     default: return "a database, keyspace or transaction handle";
     }
 }
@@ -412,6 +413,7 @@ enum {
     OP_GET,
     OP_GET_MANY,
     OP_HAS,
+    OP_EXPIRES_AT,
     OP_PUT,
     OP_PUT_TTL,
     OP_DEL,
@@ -455,6 +457,7 @@ typedef struct req {
     kat_db *opened;
     kat_buf out;
     bool found;
+    uint64_t expires_at; /* ms since the Unix epoch; 0: never */
     size_t count;
     union { /* by op */
         kat_stats stats;
@@ -567,6 +570,13 @@ static void perform(req *r)
                           : kat_txn_contains(h->u.txn, r->key, r->klen, &r->found, &r->err);
             unlock(h);
         }
+        break;
+    case OP_EXPIRES_AT:
+        /* kv_call refuses transactions: the C API has no transaction variant. */
+        if (h->kind == K_DB)
+            r->st = kat_db_expires_at(h->u.db, r->key, r->klen, &r->expires_at, &r->err);
+        else
+            r->st = kat_keyspace_expires_at(h->u.ks, r->key, r->klen, &r->expires_at, &r->err);
         break;
     case OP_PUT:
         switch (h->kind) {
@@ -802,6 +812,10 @@ static bool result(napi_env env, req *r, napi_value *out)
         break;
     case OP_HAS:
         s = napi_get_boolean(env, r->found, out);
+        break;
+    case OP_EXPIRES_AT:
+        /* Exact up to 2^53 ms (Number.MAX_SAFE_INTEGER, some 285,000 years from now). */
+        s = napi_create_double(env, (double)r->expires_at, out);
         break;
     case OP_STATS: {
         napi_value o;
@@ -1074,7 +1088,7 @@ static napi_value kv_call(napi_env env, napi_callback_info info, int op, bool as
     NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&ke));
     for (size_t i = argc; i < 5; i++)
         napi_get_undefined(env, &argv[i]);
-    kh *h = kh_unwrap(env, argv[0], K_DB | K_KS | K_TXN);
+    kh *h = kh_unwrap(env, argv[0], op == OP_EXPIRES_AT ? K_DB | K_KS : K_DB | K_KS | K_TXN);
     if (!h)
         return NULL;
     bool ok;
@@ -1147,6 +1161,8 @@ KV_FN(fn_get, OP_GET, true)
 KV_FN(fn_get_sync, OP_GET, false)
 KV_FN(fn_has, OP_HAS, true)
 KV_FN(fn_has_sync, OP_HAS, false)
+KV_FN(fn_expires_at, OP_EXPIRES_AT, true)
+KV_FN(fn_expires_at_sync, OP_EXPIRES_AT, false)
 KV_FN(fn_put, OP_PUT, true)
 KV_FN(fn_put_sync, OP_PUT, false)
 KV_FN(fn_put_ttl, OP_PUT_TTL, true)
@@ -2051,6 +2067,8 @@ NAPI_MODULE_INIT()
         METHOD("getManySync", fn_get_many_sync),
         METHOD("has", fn_has),
         METHOD("hasSync", fn_has_sync),
+        METHOD("expiresAt", fn_expires_at),
+        METHOD("expiresAtSync", fn_expires_at_sync),
         METHOD("put", fn_put),
         METHOD("putSync", fn_put_sync),
         METHOD("putTTL", fn_put_ttl),

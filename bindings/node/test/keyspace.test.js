@@ -4,7 +4,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const katamari = require('..')
-const { dbdir, throwsCode, rejectsCode } = require('./helpers')
+const { dbdir, throwsCode, rejectsCode, b } = require('./helpers')
 
 test('keyspace calls and isolation from the default keyspace', async () => {
   const dir = dbdir()
@@ -73,6 +73,48 @@ test('keyspace calls and isolation from the default keyspace', async () => {
   assert.deepEqual(again.keyspacesSync(), ['a', 'b'])
   assert.equal(again.keyspace('a').getSync('c2'), '2')
   await again.close()
+})
+
+test('expiresAt in a keyspace: per keyspace, like the default one', async () => {
+  const db = katamari.open(dbdir(), { sync: 'never', keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  const users = db.keyspace('users')
+  const orders = db.keyspace('orders', { keyEncoding: 'buffer' })
+  const before = Date.now()
+  await users.putTTL('k', 'u', 3600000)
+  const after = Date.now()
+  db.putSync('k', 'default')
+  orders.putTTLSync(b('k'), 'o', 60000)
+  const at = await users.expiresAt('k')
+  assert.ok(at >= before + 3600000 - 1 && at <= after + 3600000 + 1, `${at} within [${before}, ${after}] + 1 h`)
+  assert.equal(users.expiresAtSync('k'), at)
+  assert.ok(orders.expiresAtSync(b('k')) <= Date.now() + 60000, 'its own expiry')
+  assert.equal(db.expiresAtSync('k'), 0, 'the default keyspace has its own value, without TTL')
+  users.putSync('plain', 'p')
+  assert.equal(await users.expiresAt('plain'), 0)
+  // Only in the keyspace: not found elsewhere.
+  await rejectsCode(db.expiresAt('plain'), 'KAT_NOT_FOUND')
+  throwsCode(() => orders.expiresAtSync(b('plain')), 'KAT_NOT_FOUND')
+  // Deleted and expired.
+  await users.delete('plain')
+  await rejectsCode(users.expiresAt('plain'), 'KAT_NOT_FOUND')
+  await users.batch([{ type: 'put', key: 'short', value: 's', ttl: 1 }])
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  throwsCode(() => users.expiresAtSync('short'), 'KAT_NOT_FOUND')
+  // A batch from the database into the keyspace.
+  db.batchSync([{ type: 'put', key: 'batched', value: 'v', keyspace: users, ttl: 600000 }])
+  const left = users.expiresAtSync('batched') - Date.now()
+  assert.ok(left > 590000 && left <= 600000, `${left} ms left`)
+  throwsCode(() => db.expiresAtSync('batched'), 'KAT_NOT_FOUND')
+  // A dropped keyspace's handle: the library answers KAT_INVALID_ARGUMENT.
+  await db.dropKeyspace('orders')
+  throwsCode(() => orders.expiresAtSync(b('k')), 'KAT_INVALID_ARGUMENT')
+  await rejectsCode(orders.expiresAt(b('k')), 'KAT_INVALID_ARGUMENT')
+  // Transactions have no expiresAt (the C API has none).
+  const tx = db.begin()
+  assert.equal(tx.expiresAt, undefined)
+  assert.equal(tx.keyspace(users).expiresAtSync, undefined)
+  tx.abortSync()
+  await db.close()
 })
 
 test('dropKeyspace, and bad names', async () => {

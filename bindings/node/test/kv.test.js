@@ -122,6 +122,64 @@ test('async get/put/delete/has/putTTL', async () => {
   await db.close()
 })
 
+test('expiresAt and expiresAtSync: ms since the epoch, 0 for never, KAT_NOT_FOUND without a value', async () => {
+  const dir = dbdir()
+  let db = katamari.open(dir, { sync: 'never', keyEncoding: 'utf8' })
+  const before = Date.now()
+  await db.putTTL('long', 'v', 3600000)
+  db.putTTLSync('longSync', 'v', 7200000)
+  const after = Date.now()
+  const at = await db.expiresAt('long')
+  assert.equal(typeof at, 'number')
+  assert.ok(Number.isInteger(at))
+  assert.ok(at >= before + 3600000 - 1 && at <= after + 3600000 + 1, `${at} within [${before}, ${after}] + 1 h`)
+  const atSync = db.expiresAtSync('longSync')
+  assert.ok(atSync >= before + 7200000 - 1 && atSync <= after + 7200000 + 1, `${atSync} within [${before}, ${after}] + 2 h`)
+  assert.equal(db.expiresAtSync('long'), at, 'sync and async agree')
+  assert.equal(await db.expiresAt(b('long')), at, 'a Buffer key is the same key')
+
+  // No expiry: a plain put, and a plain put over a TTL put.
+  db.putSync('plain', 'v')
+  db.putTTLSync('made-plain', 'v', 3600000)
+  await db.put('made-plain', 'w')
+  assert.equal(await db.expiresAt('plain'), 0)
+  assert.equal(db.expiresAtSync('made-plain'), 0)
+  db.putSync('', 'empty key')
+  assert.equal(db.expiresAtSync(''), 0, 'the empty key is a key')
+
+  // A later TTL replaces the expiry; a batch TTL counts from the write.
+  await db.putTTL('long', 'v', 60000)
+  assert.ok(db.expiresAtSync('long') <= Date.now() + 60000)
+  await db.batch([{ type: 'put', key: 'batched', value: 'v', ttl: 600000 }])
+  db.batch().put('chained', 'v', { ttl: 600000 }).writeSync()
+  for (const k of ['batched', 'chained']) {
+    const left = db.expiresAtSync(k) - Date.now()
+    assert.ok(left > 590000 && left <= 600000, `${k}: ${left} ms left`)
+  }
+
+  // No live value: never written, deleted, expired. Like get: reject / throw.
+  db.putTTLSync('deleted', 'v', 3600000)
+  await db.delete('deleted')
+  await db.putTTL('short', 'v', 1)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  for (const k of ['never-written', 'deleted', 'short']) {
+    await rejectsCode(db.expiresAt(k), 'KAT_NOT_FOUND')
+    throwsCode(() => db.expiresAtSync(k), 'KAT_NOT_FOUND')
+  }
+  // Keys of the wrong type.
+  await rejectsCode(db.expiresAt(null), 'KAT_INVALID_ARGUMENT')
+  throwsCode(() => db.expiresAtSync(undefined), 'KAT_INVALID_ARGUMENT')
+  throwsCode(() => db.expiresAtSync(Buffer.alloc(65537)), 'KAT_NOT_FOUND') // no such key, as for get
+  await db.close()
+
+  // Expiries are stored: they read back the same after a reopen.
+  db = katamari.open(dir, { keyEncoding: 'utf8' })
+  assert.equal(await db.expiresAt('longSync'), atSync)
+  assert.equal(db.expiresAtSync('plain'), 0)
+  throwsCode(() => db.expiresAtSync('deleted'), 'KAT_NOT_FOUND')
+  await db.close()
+})
+
 test('sync get/put/delete/has/putTTL', async () => {
   const db = katamari.open(dbdir(), { sync: 'never' })
   assert.equal(db.putSync('a', 'one'), undefined)
@@ -305,6 +363,7 @@ test('every call after close fails with KAT_CLOSED', async () => {
     await rejectsCode(t.tryGet('a'), 'KAT_CLOSED')
     await rejectsCode(t.getMany(['a']), 'KAT_CLOSED')
     await rejectsCode(t.has('a'), 'KAT_CLOSED')
+    await rejectsCode(t.expiresAt('a'), 'KAT_CLOSED')
     await rejectsCode(t.put('a', 'b'), 'KAT_CLOSED')
     await rejectsCode(t.putTTL('a', 'b', 10), 'KAT_CLOSED')
     await rejectsCode(t.delete('a'), 'KAT_CLOSED')
@@ -313,6 +372,7 @@ test('every call after close fails with KAT_CLOSED', async () => {
     throwsCode(() => t.tryGetSync('a'), 'KAT_CLOSED')
     throwsCode(() => t.getManySync(['a']), 'KAT_CLOSED')
     throwsCode(() => t.hasSync('a'), 'KAT_CLOSED')
+    throwsCode(() => t.expiresAtSync('a'), 'KAT_CLOSED')
     throwsCode(() => t.putSync('a', 'b'), 'KAT_CLOSED')
     throwsCode(() => t.putTTLSync('a', 'b', 10), 'KAT_CLOSED')
     throwsCode(() => t.deleteSync('a'), 'KAT_CLOSED')
@@ -346,11 +406,15 @@ test('the native layer reports KAT_CLOSED on its own', async () => {
   await binding.close(h)
   throwsCode(() => binding.getSync(h, null, 'a', 0), 'KAT_CLOSED')
   throwsCode(() => binding.putSync(ks, null, 'a', 'b'), 'KAT_CLOSED')
+  throwsCode(() => binding.expiresAtSync(h, null, 'a'), 'KAT_CLOSED')
+  throwsCode(() => binding.expiresAtSync(ks, null, 'a'), 'KAT_CLOSED')
+  await rejectsCode(binding.expiresAt(ks, null, 'a'), 'KAT_CLOSED')
   await rejectsCode(binding.get(h, null, 'a', 0), 'KAT_CLOSED')
   binding.closeSync(h) // closing twice is fine
   // Handles of the wrong kind are TypeErrors, never crashes.
   throwsCode(() => binding.getSync(ks, ks, 'a', 0), 'KAT_INVALID_ARGUMENT')
   throwsCode(() => binding.getSync({}, null, 'a', 0), 'KAT_INVALID_ARGUMENT')
   throwsCode(() => binding.stats(ks), 'KAT_INVALID_ARGUMENT')
+  throwsCode(() => binding.expiresAtSync(ks, ks, 'a'), 'KAT_INVALID_ARGUMENT')
   throwsCode(() => binding.iterNext(h, 1, 1, 0), 'KAT_INVALID_ARGUMENT')
 })

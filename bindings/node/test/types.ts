@@ -19,6 +19,9 @@ async function usage (): Promise<void> {
   db.putSync('k', Buffer.alloc(1))
   await db.putTTL('k', 'v', 1000)
   db.putTTLSync('k', 'v', 1000)
+  const expires: number = await db.expiresAt('k')
+  const expiresSync: number = db.expiresAtSync(Buffer.from('k'))
+  const expiresDate: Date = new Date(expires)
   await db.delete('k')
   db.deleteSync('k')
   await db.del('k')
@@ -59,6 +62,8 @@ async function usage (): Promise<void> {
   await jdb.put('doc', { any: ['json', 1] })
   const sdb = open('/tmp/z', { valueEncoding: 'utf8' })
   const str: string = sdb.getSync('k')
+  // @ts-expect-error an expiry is a number, not a Date
+  const notDate: Date = sdb.expiresAtSync('k')
   // @ts-expect-error a utf8 value is a string, not a Buffer
   const notBuf: Buffer = sdb.getSync('k')
 
@@ -86,6 +91,7 @@ async function usage (): Promise<void> {
   const jks: Keyspace<'buffer', 'json'> = db.keyspace('docs', { valueEncoding: 'json' })
   await jks.put('a', { x: 1 })
   const name: string = ks.name
+  const ksExpires: number = await ks.expiresAt('a') + jks.expiresAtSync('a')
   const names: string[] = await db.keyspaces()
   const namesSync: string[] = db.keyspacesSync()
   await db.dropKeyspace('users')
@@ -103,6 +109,8 @@ async function usage (): Promise<void> {
     await tx.keyspace(ks).put('a', 'b')
     await tx.keyspace(ks).putTTL('a', 'b', 1000)
     const ksHas: boolean = await tx.keyspace(ks).has('a')
+    // @ts-expect-error the C API has no expiry lookup in a transaction
+    await tx.expiresAt('a')
     await tx.keyspace('other').delete('a')
     const inTx: Array<[Buffer, Buffer]> = await tx.iterator({ prefix: 'n' }).all()
     return 1
@@ -136,7 +144,7 @@ async function usage (): Promise<void> {
   await db.close()
   await jdb.close()
   await sdb.close()
-  void [v, v2, v3, v4, many, manySync, has, hasSync, n, merges, clean, reason, mergedBytes, status, loc, doc, str, notBuf, first, firstSync, batch, closed, keys, values, name, names, namesSync, out, txState, text, ver, got, inner]
+  void [v, v2, v3, v4, many, manySync, has, hasSync, expires, expiresSync, expiresDate, ksExpires, notDate, n, merges, clean, reason, mergedBytes, status, loc, doc, str, notBuf, first, firstSync, batch, closed, keys, values, name, names, namesSync, out, txState, text, ver, got, inner]
 }
 
 void usage
