@@ -525,6 +525,9 @@ impl Keydir {
 pub struct SortedLoader {
     spaces: BTreeMap<u32, Vec<(Key, Entry, u64)>>,
     sorted: bool,
+    /// Run lengths when [`SortedLoader::mark`] was called: entries before it are never
+    /// replaced in place, so [`SortedLoader::rollback`] can cut back to it.
+    marked: BTreeMap<u32, usize>,
 }
 
 impl Default for SortedLoader {
@@ -532,16 +535,34 @@ impl Default for SortedLoader {
         SortedLoader {
             spaces: BTreeMap::new(),
             sorted: true,
+            marked: BTreeMap::new(),
         }
     }
 }
 
 impl SortedLoader {
+    /// Remembers the current contents, to return to with [`SortedLoader::rollback`].
+    pub fn mark(&mut self) {
+        self.marked = self.spaces.iter().map(|(ks, r)| (*ks, r.len())).collect();
+    }
+
+    /// Forgets every version pushed since [`SortedLoader::mark`].
+    pub fn rollback(&mut self) {
+        for (ks, run) in self.spaces.iter_mut() {
+            run.truncate(self.marked.get(ks).copied().unwrap_or(0));
+        }
+    }
+
     /// Adds a version; a later version of the same key replaces an earlier one.
     pub fn push(&mut self, keyspace: u32, key: &[u8], entry: Entry, expires_at: u64) {
         let run = self.spaces.entry(keyspace).or_default();
+        let fixed = self.marked.get(&keyspace).copied().unwrap_or(0);
+        let len = run.len();
         if let Some(last) = run.last_mut() {
             match last.0.as_bytes().cmp(key) {
+                // Before the mark: keep it (a rollback may need it) and add this one
+                // after it; order of application still decides.
+                Ordering::Equal if len <= fixed => self.sorted = false,
                 Ordering::Equal => {
                     last.1 = entry;
                     last.2 = expires_at;
@@ -843,6 +864,34 @@ mod tests {
             "tombstone dropped once unneeded"
         );
         assert!(kd.spaces[&0].history.is_empty());
+    }
+
+    #[test]
+    fn sorted_loader_rolls_back_to_its_mark() {
+        let mut l = SortedLoader::default();
+        l.push(0, b"a", Entry::value(1, 40, 1, 1), 0);
+        l.push(0, b"b", Entry::value(1, 80, 1, 2), 0);
+        l.mark();
+        // A version of "b" after the mark does not overwrite the one before it.
+        l.push(0, b"b", Entry::value(2, 40, 9, 9), 0);
+        l.push(0, b"c", Entry::value(2, 80, 1, 3), 0);
+        l.push(5, b"x", Entry::value(2, 99, 1, 4), 0);
+        l.rollback();
+        let mut kd = Keydir::default();
+        l.finish(&mut kd);
+        assert_eq!(kd.get_at(0, b"b", u64::MAX).unwrap().entry.seq, 2);
+        assert!(kd.get_at(0, b"c", u64::MAX).is_none());
+        assert!(kd.get_at(5, b"x", u64::MAX).is_none());
+        assert_eq!(kd.live_keys(), 2);
+
+        // Without a rollback the later version wins.
+        let mut l = SortedLoader::default();
+        l.push(0, b"b", Entry::value(1, 80, 1, 2), 0);
+        l.mark();
+        l.push(0, b"b", Entry::tombstone(2, 40, 9), 0);
+        let mut kd = Keydir::default();
+        l.finish(&mut kd);
+        assert!(kd.get_at(0, b"b", u64::MAX).is_none());
     }
 
     #[test]

@@ -373,10 +373,24 @@ impl Engine {
         stats: &mut MergeStats,
     ) -> Result<()> {
         let mut pending = Pending::default();
-        let mut expired = Vec::new();
+        // Expired values are dropped from the index first. One that a writer replaced
+        // meanwhile may now be an older version a snapshot keeps: that one is copied
+        // like any other version.
+        let mut dropped = vec![false; chunk.len()];
+        if chunk.iter().any(|c| c.expired) {
+            let mut st = self.state.write();
+            for (ci, c) in chunk.iter().enumerate().filter(|(_, c)| c.expired) {
+                if st
+                    .keydir
+                    .remove_expired(c.keyspace, &c.key, &c.versions[0].entry)
+                {
+                    dropped[ci] = true;
+                    stats.expired += 1;
+                }
+            }
+        }
         for (ci, c) in chunk.iter().enumerate() {
-            if c.expired {
-                expired.push(ci);
+            if dropped[ci] {
                 continue;
             }
             let key_bytes: usize = c
@@ -407,18 +421,6 @@ impl Engine {
             }
         }
         self.write_pending(chunk, &mut pending, out, outputs)?;
-        if !expired.is_empty() {
-            let mut st = self.state.write();
-            for ci in expired {
-                let c = &chunk[ci];
-                if st
-                    .keydir
-                    .remove_expired(c.keyspace, &c.key, &c.versions[0].entry)
-                {
-                    stats.expired += 1;
-                }
-            }
-        }
         Ok(())
     }
 
@@ -446,7 +448,13 @@ impl Engine {
                 buf.resize(start + len, 0);
                 seg.file
                     .read_exact_at(&mut buf[start..], e.offset())
-                    .map_err(|err| Error::io(format!("reading segment {}", e.seg), err))?;
+                    .map_err(|err| {
+                        if err.kind() == io::ErrorKind::UnexpectedEof {
+                            Error::Corruption(format!("segment {} ends inside a record", e.seg))
+                        } else {
+                            Error::io(format!("reading segment {}", e.seg), err)
+                        }
+                    })?;
             }
         }
         verify_record(&buf[start..], c.keyspace, &c.key).map_err(|why| {

@@ -349,6 +349,8 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
         let header = o.header.as_ref().expect("checked");
         out.last_seq = out.last_seq.max(header.base_seq);
         let hint = segment::hint_path(dir, o.id);
+        // A hint file counts only whole: what it fed is taken back if a check fails.
+        loader.mark();
         let hinted = hint::load(vfs, &hint, o.id, o.len, |e| {
             let entry = match e.kind {
                 RecordKind::Put => Entry::value(o.id, e.offset, e.val_len, e.seq),
@@ -360,7 +362,7 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
             out.hinted += 1;
             o.len
         } else {
-            // Whatever a damaged hint file fed is fed again, in the same order.
+            loader.rollback();
             let mut sink = Sink::Loader(&mut loader);
             scan_segment(&mut out, &mut sink, &o, true, false, salvage, &mut 0)?
         };
