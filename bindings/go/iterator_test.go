@@ -491,3 +491,150 @@ func TestIteratorDecodeMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestIteratorPrevBounds steps back and forth across batch boundaries, at both ends of
+// prefix and range bounds, in reverse, and in a transaction's iterator.
+func TestIteratorPrevBounds(t *testing.T) {
+	db := openTest(t)
+	key := func(i int) string { return fmt.Sprintf("k%05d", i) }
+	for i := 0; i < 100; i++ {
+		mustPut(t, db, key(i), fmt.Sprintf("v%d", i))
+	}
+	want := func(it *Iterator, op string, ok bool, k string) {
+		t.Helper()
+		if it.Err() != nil {
+			t.Fatalf("%s: %v", op, it.Err())
+		}
+		if !ok {
+			if k != "" || it.Key() != nil {
+				t.Fatalf("%s: got %v %q, want %q", op, ok, it.Key(), k)
+			}
+			return
+		}
+		var i int
+		fmt.Sscanf(k, "k%d", &i)
+		if string(it.Key()) != k || string(it.Value()) != fmt.Sprintf("v%d", i) {
+			t.Fatalf("%s: got %q=%q, want %q", op, it.Key(), it.Value(), k)
+		}
+	}
+	open := func(o *IterOptions) *Iterator {
+		it, err := db.Iterator(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { it.Close() })
+		return it
+	}
+
+	// Across the first batch boundary (16 entries) and back over it.
+	it := open(nil)
+	want(it, "prev at the start", it.Prev(), "")
+	want(it, "next after prev at the start", it.Next(), key(0))
+	for i := 1; i < 30; i++ {
+		want(it, "next", it.Next(), key(i))
+	}
+	for i := 28; i >= 0; i-- {
+		want(it, "prev", it.Prev(), key(i))
+	}
+	want(it, "prev before the first", it.Prev(), "")
+	want(it, "next", it.Next(), key(0))
+	// At the first entry of a batch: the C cursor is a whole batch ahead.
+	for i := 1; i < 17; i++ {
+		want(it, "next", it.Next(), key(i))
+	}
+	want(it, "prev from a batch's first entry", it.Prev(), key(15))
+	want(it, "next after prev", it.Next(), key(16))
+	want(it, "next after prev", it.Next(), key(17))
+	for i := 18; i < 100; i++ {
+		want(it, "next", it.Next(), key(i))
+	}
+	want(it, "next at the end", it.Next(), "")
+	want(it, "prev after the end", it.Prev(), key(99))
+	want(it, "prev", it.Prev(), key(98))
+	want(it, "next", it.Next(), key(99))
+
+	// Reverse: Prev goes up in key order.
+	rev := open(&IterOptions{Reverse: true})
+	want(rev, "reverse prev at the start", rev.Prev(), "")
+	for i := 99; i >= 60; i-- {
+		want(rev, "reverse next", rev.Next(), key(i))
+	}
+	want(rev, "reverse prev", rev.Prev(), key(61))
+	want(rev, "reverse prev", rev.Prev(), key(62))
+	want(rev, "reverse next", rev.Next(), key(61))
+	for i := 60; i >= 0; i-- {
+		want(rev, "reverse next", rev.Next(), key(i))
+	}
+	want(rev, "reverse next at the end", rev.Next(), "")
+	want(rev, "reverse prev after the end", rev.Prev(), key(0))
+	want(rev, "reverse prev", rev.Prev(), key(1))
+
+	// A prefix (k0001x) and a range [k00020, k00060).
+	pre := open(&IterOptions{Prefix: []byte("k0001")})
+	want(pre, "prefix next", pre.Next(), key(10))
+	want(pre, "prefix prev at its start", pre.Prev(), "")
+	for i := 10; i < 20; i++ {
+		want(pre, "prefix next", pre.Next(), key(i))
+	}
+	want(pre, "prefix next at its end", pre.Next(), "")
+	want(pre, "prefix prev after its end", pre.Prev(), key(19))
+	rng := open(&IterOptions{Start: []byte(key(20)), End: []byte(key(60))})
+	for i := 20; i < 60; i++ {
+		want(rng, "range next", rng.Next(), key(i))
+	}
+	want(rng, "range next at its end", rng.Next(), "")
+	for i := 59; i >= 20; i-- {
+		want(rng, "range prev", rng.Prev(), key(i))
+	}
+	want(rng, "range prev at its start", rng.Prev(), "")
+	want(rng, "range next", rng.Next(), key(20))
+
+	// A transaction's iterator, with its own writes.
+	tx, err := db.Begin(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.Put([]byte(key(5)+"x"), []byte("mine")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Delete([]byte(key(3))); err != nil {
+		t.Fatal(err)
+	}
+	tit, err := tx.Iterator(&IterOptions{End: []byte(key(40))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tit.Close()
+	var keys []string
+	for i := 0; i < 40; i++ {
+		if i != 3 {
+			keys = append(keys, key(i))
+		}
+		if i == 5 {
+			keys = append(keys, key(5)+"x")
+		}
+	}
+	for _, k := range keys {
+		if !tit.Next() || string(tit.Key()) != k {
+			t.Fatalf("tx next: %q, want %q", tit.Key(), k)
+		}
+	}
+	if tit.Next() {
+		t.Fatalf("tx next at the end: %q", tit.Key())
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		if !tit.Prev() || string(tit.Key()) != keys[i] {
+			t.Fatalf("tx prev: %q, want %q", tit.Key(), keys[i])
+		}
+		if keys[i] == key(5)+"x" && string(tit.Value()) != "mine" {
+			t.Fatalf("tx prev value: %q", tit.Value())
+		}
+	}
+	if tit.Prev() || tit.Err() != nil {
+		t.Fatalf("tx prev at the start: %q %v", tit.Key(), tit.Err())
+	}
+	if !tit.Next() || string(tit.Key()) != key(0) {
+		t.Fatalf("tx next after prev: %q", tit.Key())
+	}
+}

@@ -209,6 +209,13 @@ export declare class Iterator<T> implements AsyncIterable<T> {
   /** The next item, or undefined at the end. */
   next (): Promise<T | undefined>
   nextSync (): T | undefined
+  /**
+   * The entry before the one last returned (same shape as next()), or undefined before
+   * the first; after the end, the last entry. next() then continues after it.
+   */
+  prev (): Promise<T | undefined>
+  /** prev() on the calling thread; throws if an async call is in flight. */
+  prevSync (): T | undefined
   nextv (size: number): Promise<T[]>
   /** Every remaining item; closes the iterator. */
   all (): Promise<T[]>

@@ -1094,6 +1094,7 @@ class Iterator {
     this._size = ITER_MIN_BATCH
     this._buf = EMPTY // the current batch, as kat_iter_next_batch encodes it
     this._pos = 0 // offset of the next entry in it
+    this._want = 0 // entries the current batch asked for (see prevSync)
     this._ended = false // the native iterator reported the end
     this._closed = false
     this._inflight = 0 // calls queued or running
@@ -1107,6 +1108,12 @@ class Iterator {
   get closed () { return this._closed }
 
   _entry () {
+    this._left--
+    return this._decode()
+  }
+
+  // Decodes the entry at _pos and moves _pos past it.
+  _decode () {
     // Entry: key length (u32 LE), value length (u32 LE), key bytes, value bytes.
     const raw = this._buf
     let p = this._pos
@@ -1119,7 +1126,6 @@ class Iterator {
     p += kl
     if (!(flags & F_NO_VALUES)) v = this._vstr ? raw.toString('utf8', p, p + vl) : copyOut(raw, p, p + vl)
     this._pos = p + vl
-    this._left--
     if (this._mode === 'keys') return this._kdec === null ? k : this._kdec(k)
     if (this._mode === 'values') return this._vdec === null ? v : this._vdec(v)
     return [
@@ -1141,6 +1147,7 @@ class Iterator {
   _fetchArgs () {
     const want = Math.min(this._size, this._left)
     if (this._size < ITER_MAX_BATCH) this._size *= 2
+    this._want = want
     return want
   }
 
@@ -1225,6 +1232,68 @@ class Iterator {
       this._buf = arr
     }
     return this._entry()
+  }
+
+  /** Moves back to the entry before the one last returned and returns it (in the shape
+   * next() uses), or undefined before the first entry; on the calling thread. After the
+   * end (next() gave undefined) it returns the last entry; next() then continues after
+   * the entry prev returned. Entries it returns do not count toward `limit`. Throws if
+   * an async call is in flight. */
+  prevSync () {
+    const err = this._checkOpen()
+    if (err) throw err
+    if (this._inflight > 0) throw katError('KAT_INVALID_ARGUMENT', 'the iterator has an async call in flight')
+    return this._prev()
+  }
+
+  _prev () {
+    this._applySeek()
+    // The C cursor is where the entries the caller has been given end, unless a batch
+    // is buffered: then kat_iter_next_batch left it on the batch's last entry, or past
+    // the end when the batch stopped because the entries ran out.
+    let steps = 1
+    const raw = this._buf
+    if (raw.length > 0) {
+      // Offsets of the buffered entries; the caller's current one ends at _pos.
+      const offs = []
+      let p = 0
+      while (p < raw.length) {
+        offs.push(p)
+        p += 8 + raw.readUInt32LE(p) + raw.readUInt32LE(p + 4)
+      }
+      const n = offs.length
+      let cur = n - 1 // index of the current entry (-1: the one before the batch)
+      for (let i = 0; i < n; i++) {
+        if (offs[i] === this._pos) { cur = i - 1; break }
+      }
+      if (cur >= 1) {
+        // The entry before is still buffered; the C cursor stays put.
+        this._pos = offs[cur - 1]
+        return this._decode()
+      }
+      const pastEnd = n < this._want && raw.length < ITER_MAX_BYTES
+      steps = n - cur + (pastEnd ? 1 : 0)
+    }
+    const one = binding.iterPrev(this._h, steps)
+    this._ended = false
+    this._size = 1 // a cursor moving back and forth gains little from large batches
+    this._want = 1
+    this._pos = 0
+    if (one === undefined) {
+      this._buf = EMPTY
+      return undefined
+    }
+    this._buf = one
+    return this._decode()
+  }
+
+  /** Resolves what prevSync() returns, after the calls before it. */
+  prev () {
+    return this._enqueue(async () => {
+      const err = this._checkOpen()
+      if (err) throw err
+      return this._prev()
+    })
   }
 
   /** Resolves up to `size` entries (fewer at the end; [] once exhausted). */

@@ -1939,6 +1939,84 @@ static napi_value fn_iter_seek(napi_env env, napi_callback_info info)
     return u;
 }
 
+/* iterPrev(it, steps) -> Buffer | undefined (sync). Calls kat_iter_prev `steps` (>= 1)
+ * times, so index.js can move the C cursor back over entries it had fetched ahead, and
+ * returns the entry of the last step in the kat_iter_next_batch layout (key length u32
+ * LE, value length u32 LE, key, value), or undefined once a step finds nothing before. */
+static napi_value fn_iter_prev(napi_env env, napi_callback_info info)
+{
+    size_t argc = 2;
+    napi_value argv[2];
+    NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    for (size_t i = argc; i < 2; i++)
+        napi_get_undefined(env, &argv[i]);
+    kh *h = kh_unwrap(env, argv[0], K_ITER);
+    if (!h)
+        return NULL;
+    uint64_t steps = 0;
+    if (!get_u64(env, argv[1], &steps, "steps"))
+        return NULL;
+    if (steps == 0)
+        steps = 1;
+    kat_error *err = NULL;
+    kat_status st = KAT_OK;
+    const char *msg = NULL;
+    uint8_t *copy = NULL;
+    size_t total = 0;
+    lock(h);
+    if (!h->u.it || h->close_requested) {
+        st = KAT_CLOSED;
+        msg = "the iterator is closed";
+    } else {
+        const uint8_t *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        for (uint64_t i = 0; i < steps && st == KAT_OK; i++)
+            st = kat_iter_prev(h->u.it, &k, &kl, &v, &vl, &err);
+        if (st == KAT_OK) {
+            if (kl > 0xffffffffu || vl > 0xffffffffu) {
+                st = KAT_TOO_LARGE;
+                msg = "an entry too large for the iterator layout";
+            } else {
+                total = 8 + kl + vl;
+                copy = malloc(total);
+                if (!copy) {
+                    st = KAT_INTERNAL;
+                    msg = "out of memory";
+                } else {
+                    for (int b = 0; b < 4; b++) {
+                        copy[b] = (uint8_t)(kl >> (8 * b));
+                        copy[4 + b] = (uint8_t)(vl >> (8 * b));
+                    }
+                    if (kl)
+                        memcpy(copy + 8, k, kl);
+                    if (vl)
+                        memcpy(copy + 8 + kl, v, vl);
+                }
+            }
+        }
+    }
+    unlock(h);
+    napi_value out;
+    if (st == KAT_NOT_FOUND) {
+        kat_error_free(err);
+        napi_get_undefined(env, &out);
+        return out;
+    }
+    if (st != KAT_OK) {
+        napi_value e = status_error(env, st, err, msg);
+        kat_error_free(err);
+        throw_value(env, e);
+        return NULL;
+    }
+    napi_status s = bytes_value(env, copy, total, false, &out);
+    free(copy);
+    if (s != napi_ok) {
+        throw_value(env, make_error(env, KAT_INTERNAL, "could not create a Buffer", false));
+        return NULL;
+    }
+    return out;
+}
+
 /* iterClose(it): frees the C iterator (and its snapshot) now, or when the fetches in
  * flight are done. The handle object stays; later calls fail with KAT_CLOSED. */
 static napi_value fn_iter_close(napi_env env, napi_callback_info info)
@@ -2100,6 +2178,7 @@ NAPI_MODULE_INIT()
         METHOD("iterNext", fn_iter_next),
         METHOD("iterNextSync", fn_iter_next_sync),
         METHOD("iterSeek", fn_iter_seek),
+        METHOD("iterPrev", fn_iter_prev),
         METHOD("iterClose", fn_iter_close),
     };
 #undef METHOD

@@ -174,3 +174,241 @@ test('close() closes open iterators and waits for their fetches', async () => {
     await rejectsCode(it.next(), 'KAT_CLOSED')
   }
 })
+
+const key = (i) => 'k' + String(i).padStart(5, '0')
+
+test('prevSync / prev: back from the position, across batches, at both ends', async () => {
+  const db = katamari.open(dbdir(), { sync: 'never', keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  fill(db, 100)
+  const it = db.iterator()
+  assert.equal(it.prevSync(), undefined, 'nothing before the start')
+  assert.deepEqual(it.nextSync(), [key(0), 'v0'], 'next after a prev at the start')
+  assert.equal(it.prevSync(), undefined)
+  assert.equal(it.prevSync(), undefined)
+  assert.deepEqual(it.nextSync(), [key(0), 'v0'])
+  assert.deepEqual(it.nextSync(), [key(1), 'v1'])
+  assert.deepEqual(it.prevSync(), [key(0), 'v0'])
+  assert.deepEqual(it.nextSync(), [key(1), 'v1'], 'next after prev continues after it')
+  // Past the first batch (16 entries) and into the second (32): 30 entries given.
+  for (let i = 2; i < 30; i++) assert.deepEqual(it.nextSync(), [key(i), 'v' + i])
+  assert.deepEqual(it.prevSync(), [key(28), 'v28'])
+  for (let i = 27; i >= 0; i--) assert.equal(it.prevSync()[0], key(i), 'back across the batch boundary')
+  assert.equal(it.prevSync(), undefined)
+  for (let i = 0; i < 40; i++) assert.equal(it.nextSync()[0], key(i))
+  assert.deepEqual(await it.prev(), [key(38), 'v38'], 'the Promise form')
+  assert.deepEqual(await it.next(), [key(39), 'v39'])
+  assert.deepEqual(await it.next(), [key(40), 'v40'])
+  await it.close()
+  throwsCode(() => it.prevSync(), 'KAT_CLOSED')
+  await rejectsCode(it.prev(), 'KAT_CLOSED')
+
+  // At the first entry of a fresh batch: the C cursor is a whole batch ahead.
+  const b = db.keys()
+  for (let i = 0; i < 17; i++) assert.equal(b.nextSync(), key(i)) // 17th is the 1st of batch 2
+  assert.equal(b.prevSync(), key(15))
+  assert.equal(b.prevSync(), key(14))
+  assert.equal(b.nextSync(), key(15))
+  assert.equal(b.nextSync(), key(16))
+  assert.equal(b.nextSync(), key(17))
+  await b.close()
+  await db.close()
+})
+
+test('prevSync after the end, with the last batch run out or full', async () => {
+  const db = katamari.open(dbdir(), { sync: 'never', keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  db.batchSync(Array.from({ length: 48 }, (_, i) => ({ type: 'put', key: key(i), value: 'v' })))
+  // Batches of 16, 32: with 20 entries the second runs out (the C cursor is past the
+  // end); with 17 it holds one entry; with 48 it ends full (the cursor is on its last).
+  for (const n of [20, 17, 48, 16, 1]) {
+    const keys = db.keys({ lt: key(n) })
+    const got = []
+    for (let e = keys.nextSync(); e !== undefined; e = keys.nextSync()) got.push(e)
+    assert.equal(got.length, n)
+    assert.equal(keys.nextSync(), undefined, 'still at the end')
+    assert.equal(keys.prevSync(), key(n - 1), `after the end of ${n}: the last entry`)
+    if (n > 1) assert.equal(keys.prevSync(), key(n - 2))
+    if (n > 1) assert.equal(keys.nextSync(), key(n - 1))
+    assert.equal(keys.nextSync(), undefined)
+    await keys.close()
+    // The same without reading the end first: prev from the last entry given.
+    const k2 = db.keys({ lt: key(n) })
+    for (let i = 0; i < n; i++) k2.nextSync()
+    if (n > 1) assert.equal(k2.prevSync(), key(n - 2), `from the last of ${n}`)
+    else assert.equal(k2.prevSync(), undefined)
+    await k2.close()
+  }
+  await db.close()
+})
+
+test('prevSync with batches cut short by the byte cap', async () => {
+  const db = katamari.open(dbdir(), { sync: 'never', keyEncoding: 'utf8' })
+  const big = (i) => Buffer.alloc(300 * 1024, i)
+  // 1 MiB per batch: 4 entries of 300 KiB each, then 4, then the last 2 (run out).
+  db.batchSync(Array.from({ length: 10 }, (_, i) => ({ type: 'put', key: key(i), value: big(i) })))
+  const it = db.iterator()
+  for (let i = 0; i < 5; i++) assert.equal(it.nextSync()[0], key(i))
+  const [k, v] = it.prevSync() // from the first entry of the second batch
+  assert.equal(k, key(3))
+  assert.ok(v.equals(big(3)))
+  assert.equal(it.nextSync()[0], key(4))
+  for (let i = 5; i < 9; i++) assert.equal(it.nextSync()[0], key(i))
+  assert.equal(it.prevSync()[0], key(7)) // from the first entry of the last batch
+  assert.equal(it.nextSync()[0], key(8))
+  assert.equal(it.nextSync()[0], key(9))
+  assert.equal(it.nextSync(), undefined)
+  assert.equal(it.prevSync()[0], key(9))
+  await it.close()
+  await db.close()
+})
+
+test('prevSync: reverse, prefix and range bounds, keys() / values(), seek', async () => {
+  const db = katamari.open(dbdir(), { sync: 'never', keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  fill(db, 100)
+  const rev = db.keys({ reverse: true })
+  assert.equal(rev.prevSync(), undefined)
+  for (let i = 99; i >= 60; i--) assert.equal(rev.nextSync(), key(i))
+  assert.equal(rev.prevSync(), key(61), 'prev goes up in key order')
+  assert.equal(rev.prevSync(), key(62))
+  assert.equal(rev.nextSync(), key(61))
+  for (let i = 60; i >= 0; i--) assert.equal(rev.nextSync(), key(i))
+  assert.equal(rev.nextSync(), undefined)
+  assert.equal(rev.prevSync(), key(0))
+  assert.equal(rev.prevSync(), key(1))
+  await rev.close()
+
+  // A prefix: k0001x, 10 keys.
+  const pre = db.keys({ prefix: 'k0001' })
+  assert.equal(pre.nextSync(), key(10))
+  assert.equal(pre.prevSync(), undefined, 'stops at the prefix start')
+  for (let i = 10; i < 20; i++) assert.equal(pre.nextSync(), key(i))
+  assert.equal(pre.nextSync(), undefined)
+  assert.equal(pre.prevSync(), key(19), 'the prefix end')
+  assert.equal(pre.prevSync(), key(18))
+  await pre.close()
+  const prer = db.keys({ prefix: 'k0001', reverse: true })
+  assert.equal(prer.nextSync(), key(19))
+  assert.equal(prer.prevSync(), undefined)
+  assert.equal(prer.nextSync(), key(19))
+  await prer.close()
+
+  // A range [k00020, k00060) crossing batches.
+  const range = db.values({ gte: key(20), lt: key(60) })
+  for (let i = 20; i < 60; i++) assert.equal(range.nextSync(), 'v' + i)
+  assert.equal(range.nextSync(), undefined)
+  for (let i = 59; i >= 20; i--) assert.equal(range.prevSync(), 'v' + i)
+  assert.equal(range.prevSync(), undefined, 'stops at the range start')
+  assert.equal(range.nextSync(), 'v20')
+  await range.close()
+
+  // After a seek (applied lazily), and mixed with seek.
+  const s = db.keys()
+  s.seek(key(50))
+  assert.equal(s.nextSync(), key(50))
+  assert.equal(s.nextSync(), key(51))
+  assert.equal(s.prevSync(), key(50))
+  s.seek(key(10))
+  assert.equal(s.nextSync(), key(10))
+  assert.equal(s.prevSync(), key(9))
+  assert.equal(s.nextSync(), key(10))
+  await s.close()
+
+  // An async call in flight.
+  const f = db.keys()
+  const p = f.next()
+  throwsCode(() => f.prevSync(), 'KAT_INVALID_ARGUMENT')
+  assert.equal(await p, key(0))
+  assert.equal(await f.next(), key(1))
+  assert.equal(await f.prev(), key(0))
+  await f.close()
+  await db.close()
+  throwsCode(() => f.prevSync(), 'KAT_CLOSED')
+})
+
+test('prevSync in a transaction iterator sees its writes', async () => {
+  const db = katamari.open(dbdir(), { sync: 'never', keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  fill(db, 40)
+  const tx = db.begin()
+  tx.putSync(key(5) + 'x', 'mine')
+  tx.delSync(key(3))
+  const it = tx.iterator()
+  const want = []
+  for (let i = 0; i < 40; i++) {
+    if (i !== 3) want.push([key(i), 'v' + i])
+    if (i === 5) want.push([key(5) + 'x', 'mine'])
+  }
+  for (const e of want) assert.deepEqual(it.nextSync(), e)
+  assert.equal(it.nextSync(), undefined)
+  for (let i = want.length - 1; i >= 0; i--) assert.deepEqual(it.prevSync(), want[i])
+  assert.equal(it.prevSync(), undefined)
+  assert.deepEqual(it.nextSync(), want[0])
+  await it.close()
+  tx.abortSync()
+  await db.close()
+})
+
+// The documented cursor semantics of kat_iter_next / prev / seek over a list of keys.
+class Model {
+  constructor (keys, reverse) { Object.assign(this, { keys, reverse, from: 0, cur: -1, drained: false }) }
+  next () {
+    if (this.from < this.keys.length) { this.cur = this.from++; return this.keys[this.cur] }
+    this.cur = -1
+    this.drained = true
+    return undefined
+  }
+
+  prev () {
+    if (this.cur > 0) this.cur--
+    else if (this.cur === 0 || !this.drained || this.keys.length === 0) {
+      Object.assign(this, { cur: -1, from: 0, drained: false })
+      return undefined
+    } else this.cur = this.keys.length - 1
+    this.from = this.cur + 1
+    this.drained = false
+    return this.keys[this.cur]
+  }
+
+  seek (k) {
+    let i = 0
+    while (i < this.keys.length && (this.reverse ? this.keys[i] > k : this.keys[i] < k)) i++
+    Object.assign(this, { from: i, cur: -1, drained: false })
+  }
+}
+
+test('random next / prev / seek against a model', async () => {
+  const db = katamari.open(dbdir(), { sync: 'never', keyEncoding: 'utf8', valueEncoding: 'utf8' })
+  const n = 1500
+  const all = Array.from({ length: n }, (_, i) => key(i * 2))
+  db.batchSync(all.map((k) => ({ type: 'put', key: k, value: 'v' + k })))
+  let seed = 12345
+  const rnd = (m) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % m }
+  for (let round = 0; round < 16; round++) {
+    const reverse = round % 2 === 1
+    let lo = rnd(n); let hi = rnd(n)
+    if (lo > hi) [lo, hi] = [hi, lo]
+    const ranged = round % 4 >= 2
+    const opts = ranged ? { gte: all[lo], lt: all[hi], reverse } : { reverse }
+    const sel = ranged ? all.slice(lo, hi) : all.slice()
+    if (reverse) sel.reverse()
+    const m = new Model(sel, reverse)
+    const it = db.iterator(opts)
+    for (let step = 0; step < 2500; step++) {
+      const r = rnd(100)
+      let op, want, got
+      if (r < 70) {
+        op = 'next'; want = m.next(); got = it.nextSync()
+      } else if (r < 97) {
+        op = 'prev'; want = m.prev(); got = it.prevSync()
+      } else {
+        const k = key(rnd(2 * n + 2))
+        m.seek(k)
+        it.seek(k)
+        continue
+      }
+      const where = `round ${round} step ${step} ${op}`
+      if (want === undefined) assert.equal(got, undefined, where)
+      else assert.deepEqual(got, [want, 'v' + want], where)
+    }
+    await it.close()
+  }
+  await db.close()
+})
