@@ -8,7 +8,7 @@ BUILD := build
 DEMO_DIR := $(BUILD)/demo-data
 
 .PHONY: all setup build release demo test test-rust test-abi test-cmake test-go test-node \
-	test-roundtrip lint header bench install clean
+	test-roundtrip test-fuzz test-sanitize lint header bench install clean
 
 all: build
 
@@ -39,9 +39,19 @@ demo: release
 
 ## Every suite: formatting, lints, Rust unit and integration tests (with the C and C++
 ## programs, also under valgrind, the cross-language vectors, the header freshness and
-## panic-boundary checks), the bindgen ABI check, the CMake and pkg-config consumers, the
-## Go and Node bindings, and the cross-language round trip.
-test: setup lint test-rust test-abi test-cmake test-go test-node test-roundtrip
+## panic-boundary checks, the power-loss, fault, corruption and kill -9 sweeps), the
+## bindgen ABI check, the CMake and pkg-config consumers, the Go and Node bindings, the
+## cross-language round trip, a short run of every fuzz target, and the sanitizer runs.
+test: setup lint test-rust test-abi test-cmake test-go test-node test-roundtrip test-fuzz \
+	test-sanitize
+
+## Each fuzz target briefly (KAT_FUZZ_SECS per target; docs/FUZZING.md for long runs).
+test-fuzz: setup
+	bash scripts/fuzz.sh
+
+## C programs under AddressSanitizer/UBSan, Go with -race and cgocheck, Node with --expose-gc.
+test-sanitize: setup
+	bash scripts/sanitize.sh
 
 test-cmake: setup
 	bash scripts/test-cmake.sh
