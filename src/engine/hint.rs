@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::format::RecordKind;
+use super::format::{RecordKind, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::vfs::{OpenMode, VFile, Vfs};
 use crate::codec::checksum;
 
@@ -174,6 +174,13 @@ pub fn load(
             let Some(key) = body.get(p + ENTRY_LEN..p + ENTRY_LEN + key_len) else {
                 return false;
             };
+            // The record it names must lie inside the segment, after its header.
+            let (offset, val_len) = (u64_at(e, 16), u32_at(e, 12));
+            let record_end =
+                offset.checked_add(RECORD_HEADER_LEN as u64 + key_len as u64 + u64::from(val_len));
+            if offset < SEGMENT_HEADER_LEN as u64 || record_end.is_none_or(|end| end > seg_len) {
+                return false;
+            }
             apply(&HintEntry {
                 kind,
                 keyspace: u32_at(e, 4),
@@ -196,6 +203,8 @@ mod tests {
     use super::*;
     use crate::engine::vfs::StdFs;
 
+    const SEG_LEN: u64 = 1 << 40;
+
     fn entry(i: u32, key: &[u8]) -> HintEntry<'_> {
         HintEntry {
             kind: if i.is_multiple_of(5) {
@@ -206,7 +215,7 @@ mod tests {
             keyspace: i % 3,
             key,
             val_len: i * 7,
-            offset: u64::from(i) * 100,
+            offset: 40 + u64::from(i) * 100,
             seq: u64::from(i) + 1,
             expires_at: u64::from(i % 2) * 12345,
         }
@@ -223,10 +232,10 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             w.add(&entry(i as u32, k)).unwrap();
         }
-        w.finish(777).unwrap().sync_data().unwrap();
+        w.finish(SEG_LEN).unwrap().sync_data().unwrap();
 
         let mut got = Vec::new();
-        assert!(load(&StdFs, &path, 9, 777, |e| got.push((
+        assert!(load(&StdFs, &path, 9, SEG_LEN, |e| got.push((
             e.key.to_vec(),
             e.seq,
             e.kind
@@ -236,9 +245,9 @@ mod tests {
             let want = entry(i as u32, &keys[i]);
             assert_eq!((&k[..], *seq, *kind), (want.key, want.seq, want.kind));
         }
-        assert!(!load(&StdFs, &path, 8, 777, |_| {}), "other segment");
-        assert!(!load(&StdFs, &path, 9, 778, |_| {}), "other length");
-        assert!(!load(&StdFs, &dir.path().join("none"), 9, 777, |_| {}));
+        assert!(!load(&StdFs, &path, 8, SEG_LEN, |_| {}), "other segment");
+        assert!(!load(&StdFs, &path, 9, SEG_LEN + 1, |_| {}), "other length");
+        assert!(!load(&StdFs, &dir.path().join("none"), 9, SEG_LEN, |_| {}));
 
         let bytes = std::fs::read(&path).unwrap();
         // Damage anywhere (a byte in a header, a block, or a cut) is refused.
@@ -246,9 +255,9 @@ mod tests {
             let mut d = bytes.clone();
             d[at] ^= 0x10;
             std::fs::write(&path, &d).unwrap();
-            assert!(!load(&StdFs, &path, 9, 777, |_| {}), "flip at {at}");
+            assert!(!load(&StdFs, &path, 9, SEG_LEN, |_| {}), "flip at {at}");
         }
         std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
-        assert!(!load(&StdFs, &path, 9, 777, |_| {}), "cut short");
+        assert!(!load(&StdFs, &path, 9, SEG_LEN, |_| {}), "cut short");
     }
 }

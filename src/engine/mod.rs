@@ -323,10 +323,21 @@ impl Engine {
 
         merge::finish_pending(vfs.as_ref(), dir)?;
         let rec = recovery::recover(vfs.as_ref(), dir, opts.salvage)?;
+        if rec.last_seq >= u64::MAX - 1 {
+            return Err(Error::Corruption(format!(
+                "commit sequence {} leaves no room for another commit",
+                rec.last_seq
+            )));
+        }
         for repair in &rec.repairs {
             match *repair {
                 Repair::Truncate { seg, len } => {
-                    let f = &rec.segments[rec.active.expect("torn segment is listed")].file;
+                    let f = &rec
+                        .segments
+                        .iter()
+                        .find(|s| s.id == seg)
+                        .expect("torn segment is listed")
+                        .file;
                     f.set_len(len).and_then(|_| f.sync_data()).map_err(|e| {
                         Error::io(format!("truncating torn tail of segment {seg}"), e)
                     })?;

@@ -340,6 +340,8 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, salvage: bool) -> Result<Recovered> {
         out.repairs.push(Repair::RemoveSegment { seg });
         opened.retain(|o| o.id != seg);
     }
+    // Salvage may have taken a segment with a damaged header as a data segment.
+    let newest_data = opened.iter().rev().find(|o| is_data(o)).map(|o| o.id);
 
     let (merged, data): (Vec<Opened>, Vec<Opened>) = opened.into_iter().partition(|o| !is_data(o));
     // One merge wrote all merged segments, walking keys in order: together they come in
