@@ -41,8 +41,9 @@ demo: release
 ## programs, also under valgrind, the cross-language vectors, the header freshness and
 ## panic-boundary checks, the power-loss, fault, corruption and kill -9 sweeps), the
 ## bindgen ABI check, the CMake and pkg-config consumers, the Go and Node bindings, the
-## cross-language round trip, and the sanitizer runs. (`make test-fuzz` runs each fuzz
-## target briefly; it stays out of `make test` while a finding is open, see FUZZING.md.)
+## cross-language round trip, and the sanitizer runs. (`make test-fuzz` replays the fuzz
+## reproducers and fuzzes each target briefly: separate, since a fuzzing run may find
+## something new at any time.)
 test: setup lint test-rust test-abi test-cmake test-go test-node test-roundtrip test-sanitize
 
 ## Each fuzz target briefly (KAT_FUZZ_SECS per target; docs/FUZZING.md for long runs).
