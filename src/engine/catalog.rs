@@ -47,16 +47,24 @@ impl Catalog {
             ..Catalog::default()
         };
         let bad = |what: &str| Error::Corruption(format!("keyspace catalog: {what}"));
+        // A user keyspace id lies between the default keyspace and the reserved ones.
+        let user_id = |id: u32, what: &str| {
+            if id == 0 || id >= FIRST_RESERVED_ID {
+                Err(bad(what))
+            } else {
+                Ok(id)
+            }
+        };
         for (k, v) in entries {
             if k == NEXT_KEY {
                 c.next = c.next.max(u32_le(&v).ok_or_else(|| bad("bad next id"))?);
             } else if let Some(name) = k.strip_prefix(NAME_PREFIX) {
-                let id = u32_le(&v).ok_or_else(|| bad("bad id"))?;
+                let id = user_id(u32_le(&v).ok_or_else(|| bad("bad id"))?, "bad id")?;
                 c.names.insert(name.to_vec(), id);
                 c.next = c.next.max(id + 1);
             } else if let Some(id) = k.strip_prefix(DROPPED_PREFIX) {
                 let id: [u8; 4] = id.try_into().map_err(|_| bad("bad dropped id"))?;
-                let id = u32::from_be_bytes(id);
+                let id = user_id(u32::from_be_bytes(id), "bad dropped id")?;
                 c.dropped.insert(id);
                 c.next = c.next.max(id + 1);
             } else {

@@ -16,6 +16,7 @@ pub use batch::*;
 pub use db::*;
 pub use iter::*;
 pub use keyspace::*;
+pub use maintenance::*;
 pub use options::*;
 pub use txn::*;
 
