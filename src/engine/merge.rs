@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::format::{
-    self, encode_merged_batch, verify_record, RecordKind, SegmentHeader, BATCH_HEADER_LEN,
-    SEGMENT_HEADER_LEN, SEGMENT_KIND_MERGED,
+    self, encode_merged_batch, RecordKind, SegmentHeader, BATCH_HEADER_LEN, SEGMENT_HEADER_LEN,
+    SEGMENT_KIND_MERGED,
 };
 use super::hint::{HintEntry, HintWriter};
 use super::keydir::{MergeCandidate, Version};
@@ -436,31 +436,7 @@ impl Engine {
         let seg = input_files
             .get(&e.seg)
             .ok_or_else(|| Error::Internal(format!("merge lost segment {}", e.seg)))?;
-        let len = e.record_len(c.key.len()) as usize;
-        let start = buf.len();
-        let mapped = seg.map.as_ref().and_then(|m| {
-            let at = usize::try_from(e.offset()).ok()?;
-            m.bytes().get(at..at.checked_add(len)?)
-        });
-        match mapped {
-            Some(rec) => buf.extend_from_slice(rec),
-            None => {
-                buf.resize(start + len, 0);
-                seg.file
-                    .read_exact_at(&mut buf[start..], e.offset())
-                    .map_err(|err| {
-                        if err.kind() == io::ErrorKind::UnexpectedEof {
-                            Error::Corruption(format!("segment {} ends inside a record", e.seg))
-                        } else {
-                            Error::io(format!("reading segment {}", e.seg), err)
-                        }
-                    })?;
-            }
-        }
-        verify_record(&buf[start..], c.keyspace, &c.key).map_err(|why| {
-            Error::Corruption(format!("segment {} at byte {}: {why}", e.seg, e.offset()))
-        })?;
-        Ok(())
+        super::read_record_into(c.keyspace, &c.key, e, seg, buf)
     }
 
     /// Writes the pending records as one batch, lists them in the hint file, and points

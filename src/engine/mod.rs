@@ -241,6 +241,41 @@ fn read_mapped(keyspace: u32, key: &[u8], e: &Entry, seg: &SegFile) -> Option<Re
     )
 }
 
+/// Appends the whole record `e` points at (header, key, value) to `buf`, from the
+/// segment's memory view where it covers the record and by a positioned read otherwise,
+/// and checks it holds `key` intact.
+pub(crate) fn read_record_into(
+    keyspace: u32,
+    key: &[u8],
+    e: &Entry,
+    seg: &SegFile,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let len = e.record_len(key.len()) as usize;
+    let start = buf.len();
+    let mapped = seg.map.as_ref().and_then(|m| {
+        let at = usize::try_from(e.offset()).ok()?;
+        m.bytes().get(at..at.checked_add(len)?)
+    });
+    match mapped {
+        Some(rec) => buf.extend_from_slice(rec),
+        None => {
+            buf.resize(start + len, 0);
+            seg.file
+                .read_exact_at(&mut buf[start..], e.offset())
+                .map_err(|err| {
+                    if err.kind() == io::ErrorKind::UnexpectedEof {
+                        Error::Corruption(format!("segment {} ends inside a record", e.seg))
+                    } else {
+                        Error::io(format!("reading segment {}", e.seg), err)
+                    }
+                })?;
+        }
+    }
+    verify_record(&buf[start..], keyspace, key).map_err(|why| record_corrupt(e, why))?;
+    Ok(())
+}
+
 /// How long a group-commit leader waits for writers about to append.
 const GATHER_MICROS: u64 = 100;
 
@@ -491,18 +526,8 @@ impl Engine {
         if let Some(found) = read_mapped(keyspace, key, e, seg) {
             return found;
         }
-        let len = e.record_len(key.len());
-        let mut rec = vec![0u8; len as usize];
-        seg.file
-            .read_exact_at(&mut rec, e.offset())
-            .map_err(|err| {
-                if err.kind() == io::ErrorKind::UnexpectedEof {
-                    Error::Corruption(format!("segment {} ends inside a record", e.seg))
-                } else {
-                    Error::io(format!("reading segment {}", e.seg), err)
-                }
-            })?;
-        verify_record(&rec, keyspace, key).map_err(|why| record_corrupt(e, why))?;
+        let mut rec = Vec::new();
+        read_record_into(keyspace, key, e, seg, &mut rec)?;
         rec.drain(..format::RECORD_HEADER_LEN + key.len());
         Ok(rec)
     }
