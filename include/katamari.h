@@ -66,6 +66,31 @@
 #define KAT_VERSION_NUMBER (((KAT_VERSION_MAJOR * 1000000) + (KAT_VERSION_MINOR * 1000)) + KAT_VERSION_PATCH)
 
 /**
+ * Chunks are stored as written.
+ */
+#define KAT_COMPRESSION_NONE 0
+
+/**
+ * zlib, level 0 to 9.
+ */
+#define KAT_COMPRESSION_ZLIB 1
+
+/**
+ * zstd, level 1 to 22.
+ */
+#define KAT_COMPRESSION_ZSTD 2
+
+/**
+ * Length of a bucket encryption key in bytes.
+ */
+#define KAT_KEY_LEN 32
+
+/**
+ * Length of a SHA-256 checksum in bytes.
+ */
+#define KAT_SHA256_LEN 32
+
+/**
  * `kat_iter_opts.flags`: iterate from the largest key down.
  */
 #define KAT_ITER_REVERSE 1
@@ -91,6 +116,34 @@
  * database; reusable after `kat_batch_clear`. Must not be used by two threads at once.
  */
 typedef struct kat_batch kat_batch;
+
+/**
+ * A streaming reader of one object version, on the snapshot taken when it was opened.
+ * Reading start to end checks the content's SHA-256 before the last bytes are handed
+ * out. Same threading rules as `kat_blob_writer`.
+ */
+typedef struct kat_blob_reader kat_blob_reader;
+
+/**
+ * A streamed upload: `kat_blob_writer_write` the content in pieces, then
+ * `kat_blob_writer_commit` (the version appears atomically) or `kat_blob_writer_abort`.
+ * Memory stays bounded by the chunk size. May move between threads; a call while
+ * another thread is inside one returns `KAT_INVALID_ARGUMENT`.
+ */
+typedef struct kat_blob_writer kat_blob_writer;
+
+/**
+ * A bucket of a database. Safe to use from many threads at once. After the bucket is
+ * dropped its calls return `KAT_INVALID_ARGUMENT`; after `kat_db_close`, `KAT_CLOSED`.
+ */
+typedef struct kat_bucket kat_bucket;
+
+/**
+ * Settings for `kat_bucket_open`. Unset settings keep the bucket's stored ones (the
+ * defaults for a new bucket: versioning on, no compression, 1 MiB chunks, no
+ * encryption); a set one that differs is stored. May be freed right after the open.
+ */
+typedef struct kat_bucket_options kat_bucket_options;
 
 /**
  * An open database. Safe to use from many threads at once.
@@ -124,6 +177,12 @@ typedef struct kat_keyspace kat_keyspace;
 typedef struct kat_options kat_options;
 
 /**
+ * What a put says about the new version: content type, user metadata, and an
+ * optional expected SHA-256. May be freed right after the call that takes it.
+ */
+typedef struct kat_put_options kat_put_options;
+
+/**
  * A transaction. Reads see the snapshot taken at begin plus the transaction's own
  * writes. May move between threads; must not be used by two threads at once.
  */
@@ -149,6 +208,71 @@ typedef struct kat_buf {
    */
   size_t len;
 } kat_buf;
+
+/**
+ * One user metadata pair; both are UTF-8 text, not NUL-terminated.
+ */
+typedef struct kat_metadata_entry {
+  const uint8_t *key;
+  size_t key_len;
+  const uint8_t *value;
+  size_t value_len;
+} kat_metadata_entry;
+
+/**
+ * What a stored object version is. Owned by the caller: release with
+ * `kat_object_info_free` (or, inside a `kat_object_list`, with the list). The pointers
+ * inside stay valid until then.
+ */
+typedef struct kat_object_info {
+  /**
+   * Version number: increases with every put of the key and is never reused.
+   */
+  uint64_t version;
+  /**
+   * Content length in bytes.
+   */
+  uint64_t size;
+  /**
+   * Bytes stored after compression and encryption.
+   */
+  uint64_t stored_size;
+  /**
+   * Commit time of the version, ms since the Unix epoch.
+   */
+  uint64_t created_ms;
+  /**
+   * SHA-256 of the content.
+   */
+  uint8_t sha256[32];
+  /**
+   * The same as 64 lower-case hex digits and a NUL.
+   */
+  char sha256_hex[65];
+  /**
+   * The object key.
+   */
+  const uint8_t *key;
+  size_t key_len;
+  /**
+   * Content type (UTF-8, may be empty).
+   */
+  const uint8_t *content_type;
+  size_t content_type_len;
+  /**
+   * User metadata, sorted by key.
+   */
+  const struct kat_metadata_entry *metadata;
+  size_t metadata_count;
+} kat_object_info;
+
+/**
+ * Several object infos: `items[0 .. len)`. Release with `kat_object_list_free`.
+ */
+typedef struct kat_object_list {
+  const struct kat_object_info *items;
+  size_t len;
+} kat_object_list;
 
 /**
  * Counters describing a database (see `kat_db_stats`).
@@ -556,6 +680,453 @@ void kat_batch_free(struct kat_batch *b);
 kat_status kat_db_write(struct kat_db *db,
                         const struct kat_batch *batch,
                         struct kat_error **err);
+
+/**
+ * Creates bucket options with nothing set.
+ *
+ * # Safety
+ * `out` is NULL or valid for a pointer write.
+ */
+kat_status kat_bucket_options_new(struct kat_bucket_options **out);
+
+/**
+ * Releases bucket options. NULL is allowed.
+ *
+ * # Safety
+ * `o` is NULL or options from `kat_bucket_options_new` not yet freed.
+ */
+void kat_bucket_options_free(struct kat_bucket_options *o);
+
+/**
+ * Keep every version (`on` non-zero, the default) or let a put replace the object.
+ *
+ * # Safety
+ * `o` is NULL or live options not used by another thread.
+ */
+kat_status kat_bucket_options_set_versioning(struct kat_bucket_options *o,
+                                             int32_t on);
+
+/**
+ * How chunks are compressed: `KAT_COMPRESSION_NONE`, `_ZLIB` (level 0 to 9) or
+ * `_ZSTD` (level 1 to 22). Incompressible chunks are stored raw whatever is set. An
+ * unknown codec or level is `KAT_INVALID_ARGUMENT` and changes nothing.
+ *
+ * # Safety
+ * `o` is NULL or live options not used by another thread.
+ */
+kat_status kat_bucket_options_set_compression(struct kat_bucket_options *o,
+                                              int32_t codec,
+                                              int32_t level);
+
+/**
+ * Chunk size of writes, 4 KiB to 64 MiB (default 1 MiB); other values are
+ * `KAT_INVALID_ARGUMENT` and change nothing.
+ *
+ * # Safety
+ * `o` is NULL or live options not used by another thread.
+ */
+kat_status kat_bucket_options_set_chunk_size(struct kat_bucket_options *o,
+                                             uint32_t bytes);
+
+/**
+ * The `KAT_KEY_LEN`-byte key of an encrypted bucket (XChaCha20-Poly1305): a new bucket
+ * is created encrypted; an existing encrypted bucket opens only with its key
+ * (`KAT_AUTH_FAILED` otherwise). The options keep a copy until freed.
+ *
+ * # Safety
+ * `o` is NULL or live options not used by another thread; `key` readable for `key_len`.
+ */
+kat_status kat_bucket_options_set_encryption_key(struct kat_bucket_options *o,
+                                                 const uint8_t *key,
+                                                 size_t key_len);
+
+/**
+ * Opens bucket `name` (1 to 255 bytes), creating it if missing; `opts` may be NULL.
+ * Release the handle with `kat_bucket_free`.
+ *
+ * # Safety
+ * `db` NULL or live; `name` readable for `name_len`; `opts` NULL or live; `out`, `err`
+ * NULL or writable.
+ */
+kat_status kat_bucket_open(struct kat_db *db,
+                           const uint8_t *name,
+                           size_t name_len,
+                           const struct kat_bucket_options *opts,
+                           struct kat_bucket **out,
+                           struct kat_error **err);
+
+/**
+ * Drops bucket `name` and every object in it; `KAT_NOT_FOUND` if there is none.
+ *
+ * # Safety
+ * `db` NULL or live; `name` readable for `name_len`; `err` NULL or writable.
+ */
+kat_status kat_bucket_drop(struct kat_db *db,
+                           const uint8_t *name,
+                           size_t name_len,
+                           struct kat_error **err);
+
+/**
+ * Lists the bucket names, sorted, into `*out` (release with `kat_buf_free`) as repeated
+ * (u32 little-endian length, name bytes); `*count` receives how many.
+ *
+ * # Safety
+ * `db` NULL or live; `out`, `count`, `err` NULL or writable.
+ */
+kat_status kat_bucket_list(struct kat_db *db,
+                           struct kat_buf *out,
+                           size_t *count,
+                           struct kat_error **err);
+
+/**
+ * Releases a bucket handle (the bucket stays). NULL is allowed.
+ *
+ * # Safety
+ * `b` NULL or a handle from `kat_bucket_open` not yet freed.
+ */
+void kat_bucket_free(struct kat_bucket *b);
+
+/**
+ * Creates empty put options (no content type, no metadata, no expected checksum).
+ *
+ * # Safety
+ * `out` is NULL or valid for a pointer write.
+ */
+kat_status kat_put_options_new(struct kat_put_options **out);
+
+/**
+ * Releases put options. NULL is allowed.
+ *
+ * # Safety
+ * `o` is NULL or options from `kat_put_options_new` not yet freed.
+ */
+void kat_put_options_free(struct kat_put_options *o);
+
+/**
+ * Sets the content type (UTF-8, at most 1024 bytes; checked at the put).
+ *
+ * # Safety
+ * `o` is NULL or live options not used by another thread; `ct` readable for `len`.
+ */
+kat_status kat_put_options_set_content_type(struct kat_put_options *o,
+                                            const uint8_t *ct,
+                                            size_t len);
+
+/**
+ * Adds (or replaces) user metadata `key` = `value`, both UTF-8 (non-UTF-8 is
+ * `KAT_INVALID_ARGUMENT`); an empty key is refused at the put.
+ *
+ * # Safety
+ * `o` is NULL or live options not used by another thread; `key`/`value` readable for
+ * their lengths.
+ */
+kat_status kat_put_options_add_metadata(struct kat_put_options *o,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        const uint8_t *value,
+                                        size_t value_len);
+
+/**
+ * Makes the put fail with `KAT_INVALID_ARGUMENT`, storing nothing, unless the content's
+ * SHA-256 is the `KAT_SHA256_LEN` bytes at `sum`.
+ *
+ * # Safety
+ * `o` is NULL or live options not used by another thread; `sum` readable for `len`.
+ */
+kat_status kat_put_options_set_expected_sha256(struct kat_put_options *o,
+                                               const uint8_t *sum,
+                                               size_t len);
+
+/**
+ * Stores `data` as a new version of `key` (1 to 65,524 bytes; any bytes) and, when
+ * `info` is not NULL, returns its info there. `opts` may be NULL. Durable on return per
+ * the database's sync mode.
+ *
+ * # Safety
+ * `b` NULL or live; `key`/`data` readable for their lengths; `opts` NULL or live;
+ * `info`, `err` NULL or writable.
+ */
+kat_status kat_bucket_put(struct kat_bucket *b,
+                          const uint8_t *key,
+                          size_t key_len,
+                          const uint8_t *data,
+                          size_t data_len,
+                          const struct kat_put_options *opts,
+                          struct kat_object_info **info,
+                          struct kat_error **err);
+
+/**
+ * The content of `key` at `version` (0: the newest) into `*out` (release with
+ * `kat_buf_free`), checked against its SHA-256 (`KAT_CORRUPTION` on mismatch, never
+ * wrong data); its info into `*info` when not NULL. `KAT_NOT_FOUND` if absent.
+ *
+ * # Safety
+ * `b` NULL or live; `key` readable for `key_len`; `out`, `info`, `err` NULL or
+ * writable.
+ */
+kat_status kat_bucket_get(struct kat_bucket *b,
+                          const uint8_t *key,
+                          size_t key_len,
+                          uint64_t version,
+                          struct kat_buf *out,
+                          struct kat_object_info **info,
+                          struct kat_error **err);
+
+/**
+ * The info of `key` at `version` (0: the newest) without its content; `KAT_NOT_FOUND`
+ * if absent.
+ *
+ * # Safety
+ * `b` NULL or live; `key` readable for `key_len`; `out`, `err` NULL or writable.
+ */
+kat_status kat_bucket_head(struct kat_bucket *b,
+                           const uint8_t *key,
+                           size_t key_len,
+                           uint64_t version,
+                           struct kat_object_info **out,
+                           struct kat_error **err);
+
+/**
+ * Deletes version `version` of `key`, or every version with 0. `KAT_NOT_FOUND` when
+ * there was nothing to delete. Deleting the newest version makes the next older one
+ * the newest.
+ *
+ * # Safety
+ * `b` NULL or live; `key` readable for `key_len`; `err` NULL or writable.
+ */
+kat_status kat_bucket_delete(struct kat_bucket *b,
+                             const uint8_t *key,
+                             size_t key_len,
+                             uint64_t version,
+                             struct kat_error **err);
+
+/**
+ * Every version of `key`, oldest first, into `*out` (release with
+ * `kat_object_list_free`); an empty list when there is none.
+ *
+ * # Safety
+ * `b` NULL or live; `key` readable for `key_len`; `out`, `err` NULL or writable.
+ */
+kat_status kat_bucket_versions(struct kat_bucket *b,
+                               const uint8_t *key,
+                               size_t key_len,
+                               struct kat_object_list **out,
+                               struct kat_error **err);
+
+/**
+ * Up to `limit` objects (0: no limit) whose keys start with `prefix` and sort after
+ * `after` (NULL: from the first), in key order, each with its newest version's info,
+ * into `*out` (release with `kat_object_list_free`). Page with `after` = the last key.
+ *
+ * # Safety
+ * `b` NULL or live; `prefix`/`after` readable for their lengths (`after` may be NULL);
+ * `out`, `err` NULL or writable.
+ */
+kat_status kat_bucket_list_objects(struct kat_bucket *b,
+                                   const uint8_t *prefix,
+                                   size_t prefix_len,
+                                   const uint8_t *after,
+                                   size_t after_len,
+                                   size_t limit,
+                                   struct kat_object_list **out,
+                                   struct kat_error **err);
+
+/**
+ * Releases an object info. NULL is allowed.
+ *
+ * # Safety
+ * `info` NULL or an info returned on its own (not an item of a list) not yet freed.
+ */
+void kat_object_info_free(struct kat_object_info *info);
+
+/**
+ * Releases a list of object infos. NULL is allowed.
+ *
+ * # Safety
+ * `list` NULL or a list from this library not yet freed.
+ */
+void kat_object_list_free(struct kat_object_list *list);
+
+/**
+ * Starts a streamed upload of a new version of `key`; `opts` may be NULL. Release the
+ * writer with `kat_blob_writer_free` (which aborts an upload not committed).
+ *
+ * # Safety
+ * `b` NULL or live; `key` readable for `key_len`; `opts` NULL or live; `out`, `err`
+ * NULL or writable.
+ */
+kat_status kat_blob_writer_open(struct kat_bucket *b,
+                                const uint8_t *key,
+                                size_t key_len,
+                                const struct kat_put_options *opts,
+                                struct kat_blob_writer **out,
+                                struct kat_error **err);
+
+/**
+ * Appends `len` bytes at `data` to the content. After a failed write the upload can
+ * only be aborted.
+ *
+ * # Safety
+ * `w` NULL or live; `data` readable for `len`; `err` NULL or writable.
+ */
+kat_status kat_blob_writer_write(struct kat_blob_writer *w,
+                                 const uint8_t *data,
+                                 size_t len,
+                                 struct kat_error **err);
+
+/**
+ * Makes the content the newest version of its key, atomically; its info into `*info`
+ * when not NULL. The upload ends either way: on failure nothing becomes visible and the
+ * chunks are discarded.
+ *
+ * # Safety
+ * `w` NULL or live; `info`, `err` NULL or writable.
+ */
+kat_status kat_blob_writer_commit(struct kat_blob_writer *w,
+                                  struct kat_object_info **info,
+                                  struct kat_error **err);
+
+/**
+ * Stages the version in transaction `txn`: it appears when `txn` commits; if `txn`
+ * aborts or fails to commit, the chunks are discarded. The upload ends either way.
+ *
+ * # Safety
+ * `w`, `txn` NULL or live (`txn` not used by another thread); `info`, `err` NULL or
+ * writable.
+ */
+kat_status kat_blob_writer_commit_txn(struct kat_blob_writer *w,
+                                      struct kat_txn *txn,
+                                      struct kat_object_info **info,
+                                      struct kat_error **err);
+
+/**
+ * Discards the upload: nothing becomes visible, the chunks written are deleted.
+ *
+ * # Safety
+ * `w` NULL or live; `err` NULL or writable.
+ */
+kat_status kat_blob_writer_abort(struct kat_blob_writer *w,
+                                 struct kat_error **err);
+
+/**
+ * Releases a writer, aborting its upload if it was neither committed nor aborted.
+ * NULL is allowed.
+ *
+ * # Safety
+ * `w` NULL or a writer from `kat_blob_writer_open` not yet freed.
+ */
+void kat_blob_writer_free(struct kat_blob_writer *w);
+
+/**
+ * Opens a streaming reader of `key` at `version` (0: the newest) on a snapshot taken
+ * now; its info into `*info` when not NULL. `KAT_NOT_FOUND` if absent. Release with
+ * `kat_blob_reader_free`.
+ *
+ * # Safety
+ * `b` NULL or live; `key` readable for `key_len`; `out`, `info`, `err` NULL or
+ * writable.
+ */
+kat_status kat_blob_reader_open(struct kat_bucket *b,
+                                const uint8_t *key,
+                                size_t key_len,
+                                uint64_t version,
+                                struct kat_blob_reader **out,
+                                struct kat_object_info **info,
+                                struct kat_error **err);
+
+/**
+ * Reads up to `cap` bytes at the read position into `buf`; `*n` receives how many (0
+ * at the end of the content).
+ *
+ * # Safety
+ * `r` NULL or live; `buf` writable for `cap` bytes; `n`, `err` NULL or writable.
+ */
+kat_status kat_blob_reader_read(struct kat_blob_reader *r,
+                                uint8_t *buf,
+                                size_t cap,
+                                size_t *n,
+                                struct kat_error **err);
+
+/**
+ * Moves the read position to byte `offset` (at most the content length).
+ *
+ * # Safety
+ * `r` NULL or live; `err` NULL or writable.
+ */
+kat_status kat_blob_reader_seek(struct kat_blob_reader *r,
+                                uint64_t offset,
+                                struct kat_error **err);
+
+/**
+ * Releases a reader and its snapshot. NULL is allowed.
+ *
+ * # Safety
+ * `r` NULL or a reader from `kat_blob_reader_open` not yet freed.
+ */
+void kat_blob_reader_free(struct kat_blob_reader *r);
+
+/**
+ * `kat_bucket_put` as part of `txn`: visible to others when `txn` commits. The content
+ * is held in the transaction until then.
+ *
+ * # Safety
+ * `txn` NULL or live and not used by another thread; otherwise as for
+ * `kat_bucket_put`.
+ */
+kat_status kat_txn_bucket_put(struct kat_txn *txn,
+                              struct kat_bucket *b,
+                              const uint8_t *key,
+                              size_t key_len,
+                              const uint8_t *data,
+                              size_t data_len,
+                              const struct kat_put_options *opts,
+                              struct kat_object_info **info,
+                              struct kat_error **err);
+
+/**
+ * `kat_bucket_get` in `txn`'s view (its snapshot plus its own writes).
+ *
+ * # Safety
+ * `txn` NULL or live and not used by another thread; otherwise as for
+ * `kat_bucket_get`.
+ */
+kat_status kat_txn_bucket_get(struct kat_txn *txn,
+                              struct kat_bucket *b,
+                              const uint8_t *key,
+                              size_t key_len,
+                              uint64_t version,
+                              struct kat_buf *out,
+                              struct kat_object_info **info,
+                              struct kat_error **err);
+
+/**
+ * `kat_bucket_head` in `txn`'s view.
+ *
+ * # Safety
+ * `txn` NULL or live and not used by another thread; otherwise as for
+ * `kat_bucket_head`.
+ */
+kat_status kat_txn_bucket_head(struct kat_txn *txn,
+                               struct kat_bucket *b,
+                               const uint8_t *key,
+                               size_t key_len,
+                               uint64_t version,
+                               struct kat_object_info **out,
+                               struct kat_error **err);
+
+/**
+ * `kat_bucket_delete` as part of `txn`.
+ *
+ * # Safety
+ * `txn` NULL or live and not used by another thread; otherwise as for
+ * `kat_bucket_delete`.
+ */
+kat_status kat_txn_bucket_delete(struct kat_txn *txn,
+                                 struct kat_bucket *b,
+                                 const uint8_t *key,
+                                 size_t key_len,
+                                 uint64_t version,
+                                 struct kat_error **err);
 
 /**
  * Opens (creating if missing, unless disabled in `opts`) the database in directory

@@ -103,6 +103,8 @@ pub enum Error {
     TooLarge(String),
     /// The database (or transaction) is read-only.
     ReadOnly,
+    /// An encryption key is wrong: stored data does not authenticate under it.
+    AuthFailed,
     /// A broken internal invariant; please report it.
     Internal(String),
     /// A caller-supplied buffer is too small; the value needs this many bytes.
@@ -126,6 +128,7 @@ impl Error {
             Error::NoSpace(_) => Status::NoSpace,
             Error::TooLarge(_) => Status::TooLarge,
             Error::ReadOnly => Status::ReadOnly,
+            Error::AuthFailed => Status::AuthFailed,
             Error::Internal(_) => Status::Internal,
             Error::BufferTooSmall(_) => Status::BufferTooSmall,
         }
@@ -144,9 +147,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotFound | Error::Conflict | Error::Closed | Error::ReadOnly => {
-                f.write_str(self.status().as_str())
-            }
+            Error::NotFound
+            | Error::Conflict
+            | Error::Closed
+            | Error::ReadOnly
+            | Error::AuthFailed => f.write_str(self.status().as_str()),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::BufferTooSmall(n) => write!(f, "buffer too small: {n} bytes needed"),
             Error::InvalidArgument(m)

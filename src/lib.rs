@@ -11,6 +11,7 @@
 //! A [`Db`] is cheap to clone and safe to share between threads. Every write is an atomic
 //! batch; by default a write returns only after its data is on stable storage.
 
+mod bucket;
 pub mod codec;
 pub mod engine;
 mod error;
@@ -30,6 +31,11 @@ use engine::format::{OpRef, RecordKind};
 use engine::vfs::{StdFs, Vfs};
 use engine::{Engine, EngineOptions};
 
+pub use bucket::{
+    BlobReader, BlobWriter, Bucket, BucketOptions, Compression, ObjectInfo, PutOptions,
+    DEFAULT_CHUNK_SIZE, MAX_BUCKET_NAME_LEN, MAX_CHUNK_SIZE, MAX_CONTENT_TYPE_LEN,
+    MAX_METADATA_LEN, MAX_OBJECT_KEY_LEN, MIN_CHUNK_SIZE,
+};
 pub use engine::backup::{BackupInfo, VerifyReport};
 pub use engine::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use engine::merge::MergeStats;
@@ -252,6 +258,7 @@ struct Shared {
     /// keeping close waiting behind them.
     closing: AtomicBool,
     engine: RwLock<Option<Arc<Engine>>>,
+    buckets: bucket::Registry,
 }
 
 impl Drop for Shared {
@@ -266,12 +273,15 @@ impl Db {
     /// Opens the database in directory `path`, creating it if allowed and missing.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let engine = Engine::open(path.as_ref(), options.inner)?;
-        Ok(Db {
+        let db = Db {
             shared: Arc::new(Shared {
                 closing: AtomicBool::new(false),
                 engine: RwLock::new(Some(engine)),
+                buckets: bucket::Registry::default(),
             }),
-        })
+        };
+        bucket::recover(&db)?;
+        Ok(db)
     }
 
     /// Runs `f` on the engine unless the database is closed. Close waits for calls in
@@ -285,6 +295,11 @@ impl Db {
                 "the keyspace belongs to another database".into(),
             ))
         }
+    }
+
+    /// Whether `other` is a handle on this same open database.
+    pub(crate) fn same(&self, other: &Db) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     pub(crate) fn with<T>(&self, f: impl FnOnce(&Engine) -> Result<T>) -> Result<T> {

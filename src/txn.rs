@@ -38,6 +38,11 @@ pub struct Txn {
     ranges: Vec<KeyRange>,
     /// The snapshot is still registered (not yet committed or aborted).
     active: bool,
+    /// Undo steps for work done outside the transaction on its behalf (the chunks of a
+    /// streamed upload it commits), run if it aborts or its commit fails.
+    on_abort: Vec<Box<dyn FnOnce() + Send>>,
+    /// Keyspaces whose writes skip the write-write conflict check.
+    unchecked: Vec<u32>,
 }
 
 impl Txn {
@@ -51,6 +56,8 @@ impl Txn {
             reads: Vec::new(),
             ranges: Vec::new(),
             active: true,
+            on_abort: Vec::new(),
+            unchecked: Vec::new(),
         })
     }
 
@@ -71,6 +78,24 @@ impl Txn {
             Err(Error::ReadOnly)
         } else {
             Ok(())
+        }
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Registers `undo` to run if this transaction aborts or fails to commit.
+    pub(crate) fn on_abort(&mut self, undo: Box<dyn FnOnce() + Send>) {
+        self.on_abort.push(undo);
+    }
+
+    /// Exempts writes to `keyspace` from the conflict check at commit: for records that
+    /// only one writer ever touches, written before this transaction's snapshot was
+    /// known to them.
+    pub(crate) fn skip_conflicts_in(&mut self, keyspace: u32) {
+        if !self.unchecked.contains(&keyspace) {
+            self.unchecked.push(keyspace);
         }
     }
 
@@ -283,8 +308,15 @@ impl Txn {
             snapshot: self.snapshot,
             reads: &self.reads,
             ranges: &self.ranges,
+            unchecked: &self.unchecked,
         };
-        self.db.with(|e| e.commit(&ops, Some(&check)))
+        let result = self.db.with(|e| e.commit(&ops, Some(&check)));
+        drop(ops);
+        let undo = std::mem::take(&mut self.on_abort);
+        if result.is_err() {
+            undo.into_iter().for_each(|f| f());
+        }
+        result
     }
 
     /// Discards every write and ends the transaction.
@@ -302,6 +334,9 @@ impl Txn {
             });
         }
         self.writes.clear();
+        std::mem::take(&mut self.on_abort)
+            .into_iter()
+            .for_each(|f| f());
     }
 }
 

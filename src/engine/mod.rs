@@ -207,6 +207,9 @@ pub struct Validation<'a> {
     pub snapshot: u64,
     pub reads: &'a [(u32, Vec<u8>)],
     pub ranges: &'a [KeyRange],
+    /// Keyspaces whose writes are exempt from the write-write check: records only one
+    /// writer ever touches, such as the upload record of a streamed object.
+    pub unchecked: &'a [u32],
 }
 
 /// A keyspace and a key range in it.
@@ -232,7 +235,9 @@ fn record_corrupt(e: &Entry, why: String) -> Error {
 fn read_mapped(keyspace: u32, key: &[u8], e: &Entry, seg: &SegFile) -> Option<Result<Vec<u8>>> {
     let map = seg.map.as_ref()?;
     let start = usize::try_from(e.offset()).ok()?;
-    let len = usize::try_from(e.record_len(key.len())).ok()?;
+    let len = usize::try_from(e.record_len(key.len()))
+        .ok()
+        .filter(|&l| l <= MAPPED_READ_MAX)?;
     let rec = map.bytes().get(start..start.checked_add(len)?)?;
     Some(
         verify_record(rec, keyspace, key)
@@ -240,6 +245,11 @@ fn read_mapped(keyspace: u32, key: &[u8], e: &Entry, seg: &SegFile) -> Option<Re
             .map_err(|why| record_corrupt(e, why)),
     )
 }
+
+/// Records longer than this are read with a positioned read rather than copied from the
+/// segment's memory view: streaming a large object then leaves no mapped pages behind in
+/// the process's resident set.
+const MAPPED_READ_MAX: usize = 256 << 10;
 
 /// Appends the whole record `e` points at (header, key, value) to `buf`, from the
 /// segment's memory view where it covers the record and by a positioned read otherwise,
@@ -253,10 +263,14 @@ pub(crate) fn read_record_into(
 ) -> Result<()> {
     let len = e.record_len(key.len()) as usize;
     let start = buf.len();
-    let mapped = seg.map.as_ref().and_then(|m| {
-        let at = usize::try_from(e.offset()).ok()?;
-        m.bytes().get(at..at.checked_add(len)?)
-    });
+    let mapped = seg
+        .map
+        .as_ref()
+        .filter(|_| len <= MAPPED_READ_MAX)
+        .and_then(|m| {
+            let at = usize::try_from(e.offset()).ok()?;
+            m.bytes().get(at..at.checked_add(len)?)
+        });
     match mapped {
         Some(rec) => buf.extend_from_slice(rec),
         None => {
@@ -610,6 +624,24 @@ impl Engine {
     /// was written by a commit after its snapshot ([`Error::Conflict`] otherwise, and
     /// nothing is written). Releases `check`'s snapshot either way.
     pub fn commit(&self, ops: &[OpRef<'_>], check: Option<&Validation<'_>>) -> Result<u64> {
+        self.commit_with(ops, check, true)
+    }
+
+    /// Commits `ops` like [`Engine::write`] but returns without waiting for the sync
+    /// [`SyncMode::Always`] would wait for: the batch becomes durable (and visible) with
+    /// the next synced commit, [`Engine::sync`] or close. For bulk data that only a later
+    /// synced commit makes reachable, such as the chunks of a streamed object; the log
+    /// is written in order, so that commit's durability implies this batch's.
+    pub fn write_unsynced(&self, ops: &[OpRef<'_>]) -> Result<u64> {
+        self.commit_with(ops, None, false)
+    }
+
+    fn commit_with(
+        &self,
+        ops: &[OpRef<'_>],
+        check: Option<&Validation<'_>>,
+        wait: bool,
+    ) -> Result<u64> {
         let release = |this: &Self| {
             if let Some(v) = check {
                 this.release_snapshot(v.snapshot);
@@ -704,6 +736,9 @@ impl Engine {
         self.commit.lock().queue.push_back(queued);
         drop(w);
         drop(joining);
+        if !wait {
+            return Ok(seq);
+        }
         self.await_group(seq)
     }
 
@@ -854,6 +889,11 @@ impl Engine {
     /// Whether a commit after `v.snapshot` wrote a key that `ops` writes or `v` read.
     /// Called with the writer lock held, so no commit can slip in between.
     fn conflicts(&self, ops: &[OpRef<'_>], v: &Validation<'_>) -> bool {
+        let checked: Vec<&OpRef<'_>> = ops
+            .iter()
+            .filter(|o| !v.unchecked.contains(&o.keyspace))
+            .collect();
+        let ops = &checked[..];
         // Commits waiting for their group sync first, then the index: a commit only
         // moves from the queue to the index, so checking in this order cannot miss it.
         // (Never hold the state lock while taking the commit lock: the sync leader takes
@@ -994,8 +1034,15 @@ impl Engine {
             .ok();
     }
 
-    /// Syncs the active segment now.
+    /// Syncs the active segment now (and, under [`SyncMode::Always`], applies the
+    /// commits that were waiting for a sync, such as [`Engine::write_unsynced`] ones).
     pub fn sync(&self) -> Result<()> {
+        if self.opts.sync == SyncMode::Always {
+            let last = self.commit.lock().queue.back().map(|q| q.seq);
+            if let Some(seq) = last {
+                return self.await_group(seq).map(|_| ());
+            }
+        }
         let (file, target) = {
             let w = self.writer.lock();
             (w.file.clone(), w.appended)

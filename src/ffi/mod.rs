@@ -5,6 +5,7 @@
 //! [`boundary_value`], which catch panics so none unwinds into C (a test checks this).
 
 mod batch;
+mod bucket;
 mod db;
 mod iter;
 mod keyspace;
@@ -13,6 +14,7 @@ mod options;
 mod txn;
 
 pub use batch::*;
+pub use bucket::*;
 pub use db::*;
 pub use iter::*;
 pub use keyspace::*;
