@@ -7,7 +7,8 @@
 //! selected by name. Three threads in it (so commits share syncs: group commit) loop
 //! forever over random operations ([`Op`]): single puts and deletes, write batches of
 //! several keys, TTL puts with long TTLs, read-modify-write transactions, and all of
-//! these in named keyspaces too, with 4 KiB segments so rotations are frequent. Before
+//! these in named keyspaces too, bucket objects (puts of up to several 4 KiB chunks,
+//! the larger ones streamed, and deletes), with 4 KiB segments so rotations are frequent. Before
 //! each commit a thread writes a line describing it (an intent) to stdout, and after the
 //! commit returns OK a line acknowledging it. Every value carries the tag of its commit.
 //!
@@ -47,7 +48,10 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use katamari::{Db, IterOptions, Keyspace, Options, SyncMode, WriteBatch};
+use katamari::{
+    Bucket, BucketOptions, Db, IterOptions, Keyspace, Options, PutOptions, SyncMode, WriteBatch,
+    MIN_CHUNK_SIZE,
+};
 
 /// Worker threads in the child.
 const THREADS: usize = 3;
@@ -56,6 +60,16 @@ const KEYS: usize = 24;
 /// Keyspaces besides the default one (space 0).
 const KEYSPACES: [&[u8]; 2] = [b"crash-ks1", b"crash-ks2"];
 const SEGMENT_SIZE: u64 = 4096;
+/// The bucket whose objects are space `BUCKET_SPACE` of the model (one version per key:
+/// versioning off, so a put replaces and a get returns what the model holds).
+const BUCKET: &[u8] = b"crash-bucket";
+const BUCKET_SPACE: u8 = KEYSPACES.len() as u8 + 1;
+
+fn bucket_options() -> BucketOptions {
+    BucketOptions::default()
+        .versioning(false)
+        .chunk_size(MIN_CHUNK_SIZE)
+}
 /// A soak run starts over on a fresh directory beyond this many segments.
 const MAX_SEGMENTS: u64 = 250;
 /// TTL of the TTL puts: far longer than any run.
@@ -226,6 +240,22 @@ fn random_len(rng: &mut Rng) -> usize {
     }
 }
 
+/// A put or delete of an object of thread `t` in the bucket; puts of more than one chunk
+/// go through a streamed upload.
+fn random_object(rng: &mut Rng, t: usize) -> Write {
+    let key = format!("t{t}/o{:02}", rng.below(KEYS / 2));
+    let val = match rng.below(100) {
+        0..=19 => Val::Del,
+        20..=69 => Val::Len(16 + rng.below(3000)),
+        _ => Val::Len(4096 + rng.below(4 * 4096)),
+    };
+    Write {
+        space: BUCKET_SPACE,
+        key,
+        val,
+    }
+}
+
 fn random_write(rng: &mut Rng, t: usize, delete_percent: usize) -> Write {
     let (space, key) = random_key(rng, t);
     let val = if rng.chance(delete_percent) {
@@ -251,6 +281,7 @@ const MIX: &[(usize, MakeOp)] = &[
         let n = r.below(3);
         Op::Txn((0..n).map(|_| random_write(r, t, 20)).collect())
     }),
+    (10, |r, t| Op::Write(random_object(r, t))),
     (2, |_, _| Op::Call("sync", |db| db.sync())),
     // Merge (compaction), so kills also land during merges and hint writing.
     (2, |_, _| Op::Call("merge", |db| db.merge().map(drop))),
@@ -272,6 +303,16 @@ impl Op {
     /// Announces the commit (intent line), then runs it.
     fn run(&self, c: &Child, t: usize, n: u64, tag: &str) -> katamari::Result<()> {
         match self {
+            Op::Write(w) if w.space == BUCKET_SPACE => {
+                c.intent(t, n, "object", std::slice::from_ref(w));
+                match w.bytes(tag) {
+                    None => c.bucket.delete(w.key.as_bytes()).map(drop),
+                    Some(v) => c
+                        .bucket
+                        .put(w.key.as_bytes(), &v, &PutOptions::default())
+                        .map(drop),
+                }
+            }
             Op::Write(w) => {
                 c.intent(t, n, "write", std::slice::from_ref(w));
                 match (&w.val, c.space(w.space)) {
@@ -342,6 +383,7 @@ impl Op {
 struct Child {
     db: Db,
     spaces: Vec<Keyspace>,
+    bucket: Bucket,
 }
 
 impl Child {
@@ -394,7 +436,10 @@ fn crash_child() {
                 .unwrap_or_else(|e| child_fail(format!("keyspace: {e}")))
         })
         .collect();
-    let child = std::sync::Arc::new(Child { db, spaces });
+    let bucket = db
+        .bucket(BUCKET, &bucket_options())
+        .unwrap_or_else(|e| child_fail(format!("bucket: {e}")));
+    let child = std::sync::Arc::new(Child { db, spaces, bucket });
     say("@@READY");
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -677,7 +722,14 @@ impl Run {
             }
             spaces.push(present.then(|| db.keyspace(n).unwrap()));
         }
+        let bucket = db.bucket(BUCKET, &bucket_options()).unwrap();
         let get = |space: u8, key: &str| -> Option<Vec<u8>> {
+            if space == BUCKET_SPACE {
+                return bucket
+                    .get(key.as_bytes())
+                    .unwrap_or_else(|e| panic!("round {round}: reading object {key}: {e}"))
+                    .map(|(_, data)| data);
+            }
             let r = match &spaces[space as usize] {
                 None if space == 0 => db.get(key.as_bytes()),
                 None => return None,
@@ -801,7 +853,41 @@ impl Run {
                 );
             }
         }
+        // Every listed object reads back whole (its SHA-256 checked) as the model has it.
+        let objects = bucket.list(b"", None, 0).unwrap();
+        for info in &objects {
+            let key = String::from_utf8(info.key.clone()).unwrap();
+            let got = get(BUCKET_SPACE, &key);
+            let want = self.model.get(&(BUCKET_SPACE, key.clone()));
+            if got.as_ref() != want {
+                self.fail(
+                    dir,
+                    round,
+                    format!(
+                        "bucket lists {key} = {:?}, the model has {:?}",
+                        show(&got),
+                        show(&want.cloned())
+                    ),
+                );
+            }
+        }
+        let want = self
+            .model
+            .keys()
+            .filter(|(x, _)| *x == BUCKET_SPACE)
+            .count();
+        if objects.len() != want {
+            self.fail(
+                dir,
+                round,
+                format!(
+                    "the bucket lists {} objects, the model has {want}",
+                    objects.len()
+                ),
+            );
+        }
         let segments = db.stats().unwrap().segments;
+        drop(bucket);
         db.close().unwrap();
         segments
     }

@@ -188,6 +188,9 @@ impl BlobWriter {
             let blob_key = self.blob.to_be_bytes();
             retry(self.bucket.db(), |tx| {
                 let info = self.bucket.add_version_tx(tx, info.clone())?;
+                // Only this writer touches its upload record, which may still wait for
+                // its sync (and so look like a concurrent write) under sync-always.
+                tx.skip_conflicts_in(uploads);
                 tx.delete_ks(uploads, &blob_key)?;
                 Ok(info)
             })
