@@ -38,37 +38,51 @@ impl ChunkCodec<'_> {
         scratch: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let tag = compressor.compress(raw, scratch)?;
+        let (tag, body): (u8, &[u8]) = if compressor.is_none() {
+            (codec::TAG_RAW, raw)
+        } else {
+            let tag = compressor.compress(raw, scratch)?;
+            (tag, scratch)
+        };
         out.clear();
         match self.cipher {
             None => {
-                out.reserve(1 + scratch.len());
+                out.reserve(1 + body.len());
                 out.push(tag);
-                out.extend_from_slice(scratch);
+                out.extend_from_slice(body);
             }
             Some(c) => {
                 let tag = tag | SEALED;
                 out.push(tag);
-                c.seal(scratch, &self.aad(blob, index, tag), out)?;
+                c.seal(body, &self.aad(blob, index, tag), out)?;
             }
         }
         Ok(())
     }
 
-    /// Replaces `out` with the content of stored chunk `index` of `blob`, which must be
-    /// `len` bytes. Any mismatch is corruption: wrong data is never returned.
+    /// Decodes stored chunk `index` of `blob`, which must hold `len` bytes of content,
+    /// into `out`, and returns where in `out` the content starts: a raw chunk is taken
+    /// over as it is (content from byte 1), anything else is decoded. Any mismatch is
+    /// corruption: wrong data is never returned.
     pub fn decode(
         &self,
         blob: u64,
         index: u64,
-        stored: &[u8],
+        stored: Vec<u8>,
         len: usize,
         out: &mut Vec<u8>,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let bad = |why: String| corrupt(&format!("chunk {index} of blob {blob}: {why}"));
         let (&tag, body) = stored.split_first().ok_or_else(|| bad("empty".into()))?;
         let opened;
         let body = match (self.cipher, tag & SEALED != 0) {
+            (None, false) if tag == codec::TAG_RAW => {
+                if body.len() != len {
+                    return Err(bad(format!("holds {} bytes, expected {len}", body.len())));
+                }
+                *out = stored;
+                return Ok(1);
+            }
             (None, false) => body,
             (Some(c), true) => {
                 opened = c
@@ -79,7 +93,8 @@ impl ChunkCodec<'_> {
             (None, true) => return Err(bad("sealed, but the bucket is not encrypted".into())),
             (Some(_), false) => return Err(bad("not sealed, but the bucket is encrypted".into())),
         };
-        codec::decompress(tag & !SEALED, body, len, out).map_err(bad)
+        codec::decompress(tag & !SEALED, body, len, out).map_err(bad)?;
+        Ok(0)
     }
 }
 
@@ -104,31 +119,41 @@ mod tests {
                 let (mut scratch, mut stored, mut out) = (Vec::new(), Vec::new(), Vec::new());
                 cc.encode(&mut z, 9, 2, &data, &mut scratch, &mut stored)
                     .unwrap();
-                cc.decode(9, 2, &stored, data.len(), &mut out).unwrap();
-                assert_eq!(out, data);
+                let at = cc
+                    .decode(9, 2, stored.clone(), data.len(), &mut out)
+                    .unwrap();
+                assert_eq!(out[at..], data[..]);
                 // Another position, another blob, another bucket: refused when sealed.
                 if cipher.is_some() {
-                    assert!(cc.decode(9, 3, &stored, data.len(), &mut out).is_err());
-                    assert!(cc.decode(8, 2, &stored, data.len(), &mut out).is_err());
+                    assert!(cc
+                        .decode(9, 3, stored.clone(), data.len(), &mut out)
+                        .is_err());
+                    assert!(cc
+                        .decode(8, 2, stored.clone(), data.len(), &mut out)
+                        .is_err());
                     let other = ChunkCodec { bucket: 2, cipher };
-                    assert!(other.decode(9, 2, &stored, data.len(), &mut out).is_err());
+                    assert!(other
+                        .decode(9, 2, stored.clone(), data.len(), &mut out)
+                        .is_err());
                     let plain = ChunkCodec {
                         bucket: 1,
                         cipher: None,
                     };
-                    assert!(plain.decode(9, 2, &stored, data.len(), &mut out).is_err());
+                    assert!(plain
+                        .decode(9, 2, stored.clone(), data.len(), &mut out)
+                        .is_err());
                 }
                 for i in 0..stored.len() {
                     let mut bent = stored.clone();
                     bent[i] ^= 0x10;
-                    if let Ok(()) = cc.decode(9, 2, &bent, data.len(), &mut out) {
+                    if cc.decode(9, 2, bent, data.len(), &mut out).is_ok() {
                         // Only an unsealed raw chunk can decode after a flip, and then
                         // the engine's record CRC and the object checksum catch it.
                         assert!(cipher.is_none());
                     }
                 }
                 assert!(matches!(
-                    cc.decode(9, 2, &[], 0, &mut out),
+                    cc.decode(9, 2, Vec::new(), 0, &mut out),
                     Err(Error::Corruption(_))
                 ));
             }

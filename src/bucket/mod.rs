@@ -677,8 +677,8 @@ impl Bucket {
                 .ok_or_else(|| {
                     corrupt(&format!("chunk {index} of blob {} is missing", info.blob))
                 })?;
-            codec.decode(info.blob, index, &stored, info.chunk_len(index), &mut chunk)?;
-            data.extend_from_slice(&chunk);
+            let at = codec.decode(info.blob, index, stored, info.chunk_len(index), &mut chunk)?;
+            data.extend_from_slice(&chunk[at..]);
         }
         if <[u8; 32]>::from(sha2::Sha256::digest(&data)) != info.sha256 {
             return Err(corrupt("content does not match its SHA-256"));

@@ -268,7 +268,9 @@ pub struct BlobReader {
     tx: Txn,
     info: ObjectInfo,
     pos: u64,
+    /// The loaded chunk's content is `chunk[chunk_at..]`.
     chunk: Vec<u8>,
+    chunk_at: usize,
     chunk_index: Option<u64>,
     /// Chunks fed to the checksum, in order from the first.
     hashed: u64,
@@ -298,6 +300,7 @@ impl BlobReader {
             info,
             pos: 0,
             chunk: Vec::new(),
+            chunk_at: 0,
             chunk_index: None,
             hashed: 0,
             hasher: ContentHasher::new(),
@@ -348,9 +351,10 @@ impl BlobReader {
             }
             return Err(e);
         }
+        let content = &self.chunk[self.chunk_at..];
         let at = (self.pos - index * cs) as usize;
-        let n = buf.len().min(self.chunk.len() - at);
-        buf[..n].copy_from_slice(&self.chunk[at..at + n]);
+        let n = buf.len().min(content.len() - at);
+        buf[..n].copy_from_slice(&content[at..at + n]);
         self.pos += n as u64;
         Ok(n)
     }
@@ -365,15 +369,15 @@ impl BlobReader {
             .tx
             .get_ks(self.bucket.inner.chunks, &chunk_key(info.blob, index))?
             .ok_or_else(|| corrupt(&format!("chunk {index} of blob {} is missing", info.blob)))?;
-        self.bucket.codec().decode(
+        self.chunk_at = self.bucket.codec().decode(
             info.blob,
             index,
-            &stored,
+            stored,
             info.chunk_len(index),
             &mut self.chunk,
         )?;
         if index == self.hashed {
-            self.hasher.update(&self.chunk);
+            self.hasher.update(&self.chunk[self.chunk_at..]);
             self.hashed += 1;
             if self.hashed == info.chunks() {
                 let sum: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();

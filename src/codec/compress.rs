@@ -57,6 +57,11 @@ impl Compressor {
         Ok(Compressor { kind, zstd })
     }
 
+    /// Whether this compressor leaves data as it is.
+    pub fn is_none(&self) -> bool {
+        self.kind == Compression::None
+    }
+
     /// Replaces `out` with `raw` encoded and returns the tag saying how: the raw bytes
     /// themselves when compression would not make them smaller.
     pub fn compress(&mut self, raw: &[u8], out: &mut Vec<u8>) -> Result<u8> {

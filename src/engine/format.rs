@@ -329,15 +329,35 @@ pub fn verify_record(rec: &[u8], keyspace: u32, key: &[u8]) -> Result<RecordHead
         return Err("record shorter than its header".into());
     }
     let h = RecordHeader::decode(rec)?;
-    if h.record_len() != rec.len() as u64 {
+    let k_end = RECORD_HEADER_LEN
+        .saturating_add(h.key_len as usize)
+        .min(rec.len());
+    verify_record_parts(&rec[..k_end], &rec[k_end..], keyspace, key)
+}
+
+/// [`verify_record`] of a record read in two pieces: header and key, then the value.
+pub fn verify_record_parts(
+    head: &[u8],
+    value: &[u8],
+    keyspace: u32,
+    key: &[u8],
+) -> Result<RecordHeader, String> {
+    if head.len() < RECORD_HEADER_LEN {
+        return Err("record shorter than its header".into());
+    }
+    let h = RecordHeader::decode(head)?;
+    if h.record_len() != (head.len() + value.len()) as u64
+        || head.len() != RECORD_HEADER_LEN + h.key_len as usize
+    {
         return Err("record length does not match the index".into());
     }
-    let k_end = RECORD_HEADER_LEN + h.key_len as usize;
-    // Header (after its CRC field), key and value are contiguous: one pass.
-    if checksum(&rec[4..]) != h.crc {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&head[4..]);
+    crc.update(value);
+    if crc.finalize() != h.crc {
         return Err("record checksum mismatch".into());
     }
-    if h.keyspace != keyspace || &rec[RECORD_HEADER_LEN..k_end] != key {
+    if h.keyspace != keyspace || &head[RECORD_HEADER_LEN..] != key {
         return Err("record holds a different key than the index says".into());
     }
     Ok(h)

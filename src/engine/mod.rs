@@ -250,6 +250,8 @@ fn read_mapped(keyspace: u32, key: &[u8], e: &Entry, seg: &SegFile) -> Option<Re
 /// segment's memory view: streaming a large object then leaves no mapped pages behind in
 /// the process's resident set.
 const MAPPED_READ_MAX: usize = 256 << 10;
+/// Values at least this long are read apart from their record header.
+const SPLIT_READ_MIN: usize = 64 << 10;
 
 /// Appends the whole record `e` points at (header, key, value) to `buf`, from the
 /// segment's memory view where it covers the record and by a positioned read otherwise,
@@ -540,10 +542,32 @@ impl Engine {
         if let Some(found) = read_mapped(keyspace, key, e, seg) {
             return found;
         }
-        let mut rec = Vec::new();
-        read_record_into(keyspace, key, e, seg, &mut rec)?;
-        rec.drain(..format::RECORD_HEADER_LEN + key.len());
-        Ok(rec)
+        let head_len = format::RECORD_HEADER_LEN + key.len();
+        let total = e.record_len(key.len()) as usize;
+        if total.saturating_sub(head_len) < SPLIT_READ_MIN {
+            let mut rec = Vec::new();
+            read_record_into(keyspace, key, e, seg, &mut rec)?;
+            rec.drain(..head_len);
+            return Ok(rec);
+        }
+        // A large value is read straight into its own buffer (the header and key
+        // separately), rather than moved down over them afterwards.
+        let mut head = vec![0; head_len];
+        let mut value = vec![0; total - head_len];
+        let read = |buf: &mut [u8], at: u64| {
+            seg.file.read_exact_at(buf, at).map_err(|err| {
+                if err.kind() == io::ErrorKind::UnexpectedEof {
+                    Error::Corruption(format!("segment {} ends inside a record", e.seg))
+                } else {
+                    Error::io(format!("reading segment {}", e.seg), err)
+                }
+            })
+        };
+        read(&mut head, e.offset())?;
+        read(&mut value, e.offset() + head_len as u64)?;
+        format::verify_record_parts(&head, &value, keyspace, key)
+            .map_err(|why| record_corrupt(e, why))?;
+        Ok(value)
     }
 
     /// Up to `limit` live entries of `range` in `keyspace` as of snapshot `snap`, in key
