@@ -13,6 +13,7 @@
 
 mod bucket;
 pub mod codec;
+mod column;
 pub mod engine;
 mod error;
 pub mod ffi;
@@ -35,6 +36,9 @@ pub use bucket::{
     BlobReader, BlobWriter, Bucket, BucketOptions, Compression, ObjectInfo, PutOptions,
     DEFAULT_CHUNK_SIZE, MAX_BUCKET_NAME_LEN, MAX_CHUNK_SIZE, MAX_CONTENT_TYPE_LEN,
     MAX_METADATA_LEN, MAX_OBJECT_KEY_LEN, MIN_CHUNK_SIZE,
+};
+pub use column::{
+    Appender, Column, ColumnInfo, ColumnType, CHUNK_BYTES, MAX_COLUMN_NAME_LEN, MAX_FIXED_WIDTH,
 };
 pub use engine::backup::{BackupInfo, VerifyReport};
 pub use engine::format::{MAX_KEY_LEN, MAX_VALUE_LEN};
@@ -281,6 +285,7 @@ impl Db {
             }),
         };
         bucket::recover(&db)?;
+        column::recover(&db)?;
         Ok(db)
     }
 

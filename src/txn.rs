@@ -345,3 +345,21 @@ impl Drop for Txn {
         self.abort_inner();
     }
 }
+
+/// Attempts of a one-shot operation that keeps meeting concurrent writers.
+const RETRIES: usize = 64;
+
+/// Runs `f` in a fresh transaction and commits it, again while commits conflict: how
+/// one-shot bucket and column operations stay correct beside concurrent writers.
+pub(crate) fn retry<T>(db: &Db, mut f: impl FnMut(&mut Txn) -> Result<T>) -> Result<T> {
+    for _ in 0..RETRIES {
+        let mut tx = db.begin()?;
+        let value = f(&mut tx)?;
+        match tx.commit() {
+            Ok(_) => return Ok(value),
+            Err(Error::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict)
+}

@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use crate::codec::{Cipher, Compressor};
 use crate::engine::format::{OpRef, RecordKind};
 use crate::iter::IterOptions;
+use crate::txn::retry;
 use crate::{Db, Error, Result, Txn, TxnOptions};
 
 pub use crate::codec::Compression;
@@ -45,8 +46,6 @@ pub const MAX_CHUNK_SIZE: u32 = 64 << 20;
 pub const MAX_BUCKET_NAME_LEN: usize = 255;
 /// Version and blob numbers reserved per catalog write.
 const ID_BLOCK: u64 = 4096;
-/// Attempts of a one-shot operation that keeps meeting concurrent writers.
-const RETRIES: usize = 64;
 
 pub(crate) fn check_chunk_size(n: u32) -> Result<()> {
     if (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&n) {
@@ -172,20 +171,6 @@ impl std::fmt::Debug for Bucket {
             .field("id", &self.inner.config.id)
             .finish()
     }
-}
-
-/// Runs `f` in a fresh transaction and commits, again while commits conflict.
-fn retry<T>(db: &Db, mut f: impl FnMut(&mut Txn) -> Result<T>) -> Result<T> {
-    for _ in 0..RETRIES {
-        let mut tx = db.begin()?;
-        let value = f(&mut tx)?;
-        match tx.commit() {
-            Ok(_) => return Ok(value),
-            Err(Error::Conflict) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::Conflict)
 }
 
 fn check_bucket_name(name: &[u8]) -> Result<()> {

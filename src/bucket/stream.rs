@@ -9,7 +9,8 @@ use crate::engine::format::{OpRef, RecordKind};
 use crate::{Error, Result, Txn};
 
 use super::layout::{chunk_key, corrupt, ObjectInfo};
-use super::{check_expected, discard_upload, retry, Bucket, PutOptions};
+use super::{check_expected, discard_upload, Bucket, PutOptions};
+use crate::txn::retry;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
