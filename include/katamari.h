@@ -91,6 +91,26 @@
 #define KAT_SHA256_LEN 32
 
 /**
+ * Column of 64-bit signed integers (8 bytes little-endian each).
+ */
+#define KAT_COLUMN_I64 1
+
+/**
+ * Column of 64-bit floats (8 bytes little-endian IEEE 754 each).
+ */
+#define KAT_COLUMN_F64 2
+
+/**
+ * Column of values of exactly `width` bytes (`bytes:N`).
+ */
+#define KAT_COLUMN_BYTES 3
+
+/**
+ * Column of byte strings of any length.
+ */
+#define KAT_COLUMN_VAR_BYTES 4
+
+/**
  * `kat_iter_opts.flags`: iterate from the largest key down.
  */
 #define KAT_ITER_REVERSE 1
@@ -144,6 +164,22 @@ typedef struct kat_bucket kat_bucket;
  * encryption); a set one that differs is stored. May be freed right after the open.
  */
 typedef struct kat_bucket_options kat_bucket_options;
+
+/**
+ * A column of a database. Safe to use from many threads at once. After the column is
+ * dropped its calls return `KAT_INVALID_ARGUMENT`; after `kat_db_close`, `KAT_CLOSED`.
+ * Indices may be negative (counting from the end); an index outside the column is
+ * `KAT_NOT_FOUND`, a range outside it `KAT_INVALID_ARGUMENT`.
+ */
+typedef struct kat_column kat_column;
+
+/**
+ * Buffered appends to one column: values become visible (and durable per the sync
+ * mode) when the buffer fills, on `kat_column_appender_flush`, and on free. May move
+ * between threads; a call while another thread is inside one returns
+ * `KAT_INVALID_ARGUMENT`.
+ */
+typedef struct kat_column_appender kat_column_appender;
 
 /**
  * An open database. Safe to use from many threads at once.
@@ -1127,6 +1163,334 @@ kat_status kat_txn_bucket_delete(struct kat_txn *txn,
                                  size_t key_len,
                                  uint64_t version,
                                  struct kat_error **err);
+
+/**
+ * Creates column `name` (1 to 255 bytes) of `column_type` (`KAT_COLUMN_*`; `width` is N for
+ * `KAT_COLUMN_BYTES` and ignored otherwise). A column of that name already existing is
+ * `KAT_INVALID_ARGUMENT`. Release the handle with `kat_column_free`.
+ *
+ * # Safety
+ * `db` NULL or live; `name` readable for `name_len`; `out`, `err` NULL or writable.
+ */
+kat_status kat_column_create(struct kat_db *db,
+                             const uint8_t *name,
+                             size_t name_len,
+                             int32_t column_type,
+                             uint32_t width,
+                             struct kat_column **out,
+                             struct kat_error **err);
+
+/**
+ * Opens column `name`; `KAT_NOT_FOUND` if there is none. Release with
+ * `kat_column_free`.
+ *
+ * # Safety
+ * `db` NULL or live; `name` readable for `name_len`; `out`, `err` NULL or writable.
+ */
+kat_status kat_column_open(struct kat_db *db,
+                           const uint8_t *name,
+                           size_t name_len,
+                           struct kat_column **out,
+                           struct kat_error **err);
+
+/**
+ * Drops column `name` and all its values; `KAT_NOT_FOUND` if there is none. Merge
+ * reclaims the space.
+ *
+ * # Safety
+ * `db` NULL or live; `name` readable for `name_len`; `err` NULL or writable.
+ */
+kat_status kat_column_drop(struct kat_db *db,
+                           const uint8_t *name,
+                           size_t name_len,
+                           struct kat_error **err);
+
+/**
+ * Lists the columns, sorted by name, into `*out` (release with `kat_buf_free`) as
+ * repeated records: u32 LE name length, name bytes, i32 LE type, u32 LE width (N of
+ * `bytes:N`, 8 for i64/f64, 0 for variable bytes), u64 LE length. `*count` receives
+ * how many.
+ *
+ * # Safety
+ * `db` NULL or live; `out`, `count`, `err` NULL or writable.
+ */
+kat_status kat_column_list(struct kat_db *db,
+                           struct kat_buf *out,
+                           size_t *count,
+                           struct kat_error **err);
+
+/**
+ * Releases a column handle (the column stays). NULL is allowed.
+ *
+ * # Safety
+ * `c` NULL or a handle from `kat_column_create`/`kat_column_open` not yet freed.
+ */
+void kat_column_free(struct kat_column *c);
+
+/**
+ * The column's type (`KAT_COLUMN_*`) and value width in bytes (0 for variable bytes).
+ *
+ * # Safety
+ * `c` NULL or live; `column_type`, `width` NULL or writable.
+ */
+kat_status kat_column_type(struct kat_column *c,
+                           int32_t *column_type,
+                           uint32_t *width);
+
+/**
+ * The number of values into `*len`.
+ *
+ * # Safety
+ * `c` NULL or live; `len`, `err` NULL or writable.
+ */
+kat_status kat_column_len(struct kat_column *c,
+                          uint64_t *len,
+                          struct kat_error **err);
+
+/**
+ * Appends one value (8 little-endian bytes for i64/f64, exactly N for `bytes:N`, any
+ * length for variable bytes) in one commit; the new length into `*new_len` when not
+ * NULL. A wrong size is `KAT_INVALID_ARGUMENT` and writes nothing.
+ *
+ * # Safety
+ * `c` NULL or live; `value` readable for `len`; `new_len`, `err` NULL or writable.
+ */
+kat_status kat_column_append(struct kat_column *c,
+                             const uint8_t *value,
+                             size_t len,
+                             uint64_t *new_len,
+                             struct kat_error **err);
+
+/**
+ * Appends `len` bytes of packed fixed-size values (a whole number of them) in one
+ * commit; the new length into `*new_len` when not NULL.
+ *
+ * # Safety
+ * `c` NULL or live; `data` readable for `len`; `new_len`, `err` NULL or writable.
+ */
+kat_status kat_column_extend(struct kat_column *c,
+                             const uint8_t *data,
+                             size_t len,
+                             uint64_t *new_len,
+                             struct kat_error **err);
+
+/**
+ * Appends `count` variable values, value `i` being `data[offsets[i] .. offsets[i+1])`
+ * (`offsets` holds `count + 1` ascending positions), in one commit.
+ *
+ * # Safety
+ * `c` NULL or live; `offsets` readable for `count + 1` values; `data` readable for
+ * `data_len`; `new_len`, `err` NULL or writable.
+ */
+kat_status kat_column_extend_var(struct kat_column *c,
+                                 const uint64_t *offsets,
+                                 size_t count,
+                                 const uint8_t *data,
+                                 size_t data_len,
+                                 uint64_t *new_len,
+                                 struct kat_error **err);
+
+/**
+ * The value at `index` (negative: from the end) into `*out` (release with
+ * `kat_buf_free`); `KAT_NOT_FOUND` outside the column.
+ *
+ * # Safety
+ * `c` NULL or live; `out`, `err` NULL or writable.
+ */
+kat_status kat_column_get(struct kat_column *c,
+                          int64_t index,
+                          struct kat_buf *out,
+                          struct kat_error **err);
+
+/**
+ * The `i64` at `index` of an i64 column into `*value`.
+ *
+ * # Safety
+ * `c` NULL or live; `value`, `err` NULL or writable.
+ */
+kat_status kat_column_get_i64(struct kat_column *c,
+                              int64_t index,
+                              int64_t *value,
+                              struct kat_error **err);
+
+/**
+ * The `f64` at `index` of an f64 column into `*value`.
+ *
+ * # Safety
+ * `c` NULL or live; `value`, `err` NULL or writable.
+ */
+kat_status kat_column_get_f64(struct kat_column *c,
+                              int64_t index,
+                              double *value,
+                              struct kat_error **err);
+
+/**
+ * Replaces the value at `index` (negative: from the end).
+ *
+ * # Safety
+ * `c` NULL or live; `value` readable for `len`; `err` NULL or writable.
+ */
+kat_status kat_column_set(struct kat_column *c,
+                          int64_t index,
+                          const uint8_t *value,
+                          size_t len,
+                          struct kat_error **err);
+
+/**
+ * Copies the packed values `[start, end)` of a fixed-size column into `buf`; the
+ * bytes needed go to `*len`. `KAT_BUFFER_TOO_SMALL` (nothing copied) when `cap` is less.
+ *
+ * # Safety
+ * `c` NULL or live; `buf` writable for `cap` bytes; `len`, `err` NULL or writable.
+ */
+kat_status kat_column_read(struct kat_column *c,
+                           uint64_t start,
+                           uint64_t end,
+                           uint8_t *buf,
+                           size_t cap,
+                           size_t *len,
+                           struct kat_error **err);
+
+/**
+ * Values `[start, end)` into owned buffers (release each with `kat_buf_free`): `*data`
+ * holds them packed; for a variable column `*offsets` holds `end - start + 1` u64
+ * positions into `*data` (from 0); for a fixed column it is left empty. `offsets` may
+ * be NULL for a fixed column.
+ *
+ * # Safety
+ * `c` NULL or live; `data`, `offsets`, `err` NULL or writable.
+ */
+kat_status kat_column_read_buf(struct kat_column *c,
+                               uint64_t start,
+                               uint64_t end,
+                               struct kat_buf *data,
+                               struct kat_buf *offsets,
+                               struct kat_error **err);
+
+/**
+ * Shortens the column to `len` values (`KAT_INVALID_ARGUMENT` if it has fewer).
+ *
+ * # Safety
+ * `c` NULL or live; `err` NULL or writable.
+ */
+kat_status kat_column_truncate(struct kat_column *c,
+                               uint64_t len,
+                               struct kat_error **err);
+
+/**
+ * Removes the last value and returns it in `*out` (release with `kat_buf_free`);
+ * `KAT_NOT_FOUND` when the column is empty.
+ *
+ * # Safety
+ * `c` NULL or live; `out`, `err` NULL or writable.
+ */
+kat_status kat_column_pop(struct kat_column *c,
+                          struct kat_buf *out,
+                          struct kat_error **err);
+
+/**
+ * Starts a buffered appender on `c`. Release with `kat_column_appender_free`.
+ *
+ * # Safety
+ * `c` NULL or live; `out`, `err` NULL or writable.
+ */
+kat_status kat_column_appender_open(struct kat_column *c,
+                                    struct kat_column_appender **out,
+                                    struct kat_error **err);
+
+/**
+ * Buffers one value (sized as for `kat_column_append`); a full buffer is committed.
+ *
+ * # Safety
+ * `a` NULL or live; `value` readable for `len`; `err` NULL or writable.
+ */
+kat_status kat_column_appender_append(struct kat_column_appender *a,
+                                      const uint8_t *value,
+                                      size_t len,
+                                      struct kat_error **err);
+
+/**
+ * Commits the buffered values as one batch; the column's new length into `*new_len`
+ * when not NULL.
+ *
+ * # Safety
+ * `a` NULL or live; `new_len`, `err` NULL or writable.
+ */
+kat_status kat_column_appender_flush(struct kat_column_appender *a,
+                                     uint64_t *new_len,
+                                     struct kat_error **err);
+
+/**
+ * Commits what is buffered (an error here is lost: flush first to see it) and
+ * releases the appender. NULL is allowed.
+ *
+ * # Safety
+ * `a` NULL or an appender from `kat_column_appender_open` not yet freed.
+ */
+void kat_column_appender_free(struct kat_column_appender *a);
+
+/**
+ * `kat_column_len` in `txn`'s view.
+ *
+ * # Safety
+ * `txn` NULL or live and not used by another thread; `c` NULL or live; `len`, `err`
+ * NULL or writable.
+ */
+kat_status kat_txn_column_len(struct kat_txn *txn,
+                              struct kat_column *c,
+                              uint64_t *len,
+                              struct kat_error **err);
+
+/**
+ * `kat_column_append` as part of `txn`.
+ *
+ * # Safety
+ * As for `kat_txn_column_len`; `value` readable for `len`.
+ */
+kat_status kat_txn_column_append(struct kat_txn *txn,
+                                 struct kat_column *c,
+                                 const uint8_t *value,
+                                 size_t len,
+                                 uint64_t *new_len,
+                                 struct kat_error **err);
+
+/**
+ * `kat_column_extend` as part of `txn`.
+ *
+ * # Safety
+ * As for `kat_txn_column_len`; `data` readable for `len`.
+ */
+kat_status kat_txn_column_extend(struct kat_txn *txn,
+                                 struct kat_column *c,
+                                 const uint8_t *data,
+                                 size_t len,
+                                 uint64_t *new_len,
+                                 struct kat_error **err);
+
+/**
+ * `kat_column_get` in `txn`'s view.
+ *
+ * # Safety
+ * As for `kat_txn_column_len`; `out` NULL or writable.
+ */
+kat_status kat_txn_column_get(struct kat_txn *txn,
+                              struct kat_column *c,
+                              int64_t index,
+                              struct kat_buf *out,
+                              struct kat_error **err);
+
+/**
+ * `kat_column_set` as part of `txn`.
+ *
+ * # Safety
+ * As for `kat_txn_column_len`; `value` readable for `len`.
+ */
+kat_status kat_txn_column_set(struct kat_txn *txn,
+                              struct kat_column *c,
+                              int64_t index,
+                              const uint8_t *value,
+                              size_t len,
+                              struct kat_error **err);
 
 /**
  * Opens (creating if missing, unless disabled in `opts`) the database in directory

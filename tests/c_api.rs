@@ -34,6 +34,7 @@ const PROGRAMS: &[&str] = &[
     "iter",
     "ttl",
     "maintenance",
+    "column",
 ];
 
 /// Longest a program may run (valgrind included) before it counts as hung.
@@ -366,6 +367,11 @@ fn c_maintenance() {
 #[test]
 fn c_keyspace() {
     check_c_program("keyspace");
+}
+
+#[test]
+fn c_column() {
+    check_c_program("column");
 }
 
 #[test]

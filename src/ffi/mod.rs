@@ -6,6 +6,7 @@
 
 mod batch;
 mod bucket;
+mod column;
 mod db;
 mod iter;
 mod keyspace;
@@ -15,6 +16,7 @@ mod txn;
 
 pub use batch::*;
 pub use bucket::*;
+pub use column::*;
 pub use db::*;
 pub use iter::*;
 pub use keyspace::*;
