@@ -8,7 +8,9 @@
 //! forever over random operations ([`Op`]): single puts and deletes, write batches of
 //! several keys, TTL puts with long TTLs, read-modify-write transactions, and all of
 //! these in named keyspaces too, bucket objects (puts of up to several 4 KiB chunks,
-//! the larger ones streamed, and deletes), with 4 KiB segments so rotations are frequent. Before
+//! the larger ones streamed, and deletes), column extends and truncations (a column per
+//! thread whose value `i` is a function of `i`, so its length says what it must hold),
+//! with 4 KiB segments so rotations are frequent. Before
 //! each commit a thread writes a line describing it (an intent) to stdout, and after the
 //! commit returns OK a line acknowledging it. Every value carries the tag of its commit.
 //!
@@ -49,8 +51,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use katamari::{
-    Bucket, BucketOptions, Db, IterOptions, Keyspace, Options, PutOptions, SyncMode, WriteBatch,
-    MIN_CHUNK_SIZE,
+    Bucket, BucketOptions, Column, ColumnType, Db, IterOptions, Keyspace, Options, PutOptions,
+    SyncMode, WriteBatch, MIN_CHUNK_SIZE,
 };
 
 /// Worker threads in the child.
@@ -64,6 +66,23 @@ const SEGMENT_SIZE: u64 = 4096;
 /// versioning off, so a put replaces and a get returns what the model holds).
 const BUCKET: &[u8] = b"crash-bucket";
 const BUCKET_SPACE: u8 = KEYSPACES.len() as u8 + 1;
+/// Columns are space `COLUMN_SPACE`: key `t<thread>/col` holds the length of thread
+/// `t`'s column (an `i64` column whose value `i` is [`column_value`]`(t, i)`), absent
+/// while it is empty.
+const COLUMN_SPACE: u8 = BUCKET_SPACE + 1;
+
+fn column_name(t: usize) -> String {
+    format!("crash-col-{t}")
+}
+
+fn column_value(t: usize, i: u64) -> i64 {
+    ((t as i64) << 40) ^ (i as i64).wrapping_mul(0x9E37_79B9)
+}
+
+/// A column length the model can hold: its value names the length, absent when empty.
+fn column_len_value(len: u64) -> Option<Vec<u8>> {
+    (len > 0).then(|| len.to_string().into_bytes())
+}
 
 fn bucket_options() -> BucketOptions {
     BucketOptions::default()
@@ -219,6 +238,10 @@ enum Op {
     Txn(Vec<Write>),
     /// A call that writes no key (sync now; merge when it lands).
     Call(&'static str, fn(&Db) -> katamari::Result<()>),
+    /// Appends this many values to the thread's column in one extend.
+    ColumnExtend(u64),
+    /// Cuts the thread's column down by this percentage (keeping at least one value).
+    ColumnTruncate(u64),
 }
 
 /// A random key of thread `t`: default keyspace or a named one.
@@ -282,6 +305,14 @@ const MIX: &[(usize, MakeOp)] = &[
         Op::Txn((0..n).map(|_| random_write(r, t, 20)).collect())
     }),
     (10, |r, t| Op::Write(random_object(r, t))),
+    // Column growth by 1 to 1,500 values (crossing 4 KiB chunks), or a truncation.
+    (8, |r, _| {
+        if r.chance(15) {
+            Op::ColumnTruncate(r.below(100) as u64)
+        } else {
+            Op::ColumnExtend(1 + r.below(1500) as u64)
+        }
+    }),
     (2, |_, _| Op::Call("sync", |db| db.sync())),
     // Merge (compaction), so kills also land during merges and hint writing.
     (2, |_, _| Op::Call("merge", |db| db.merge().map(drop))),
@@ -376,6 +407,34 @@ impl Op {
                 c.intent(t, n, name, &[]);
                 f(&c.db)
             }
+            Op::ColumnExtend(count) => {
+                let col = &c.columns[t];
+                let len = col.len()?;
+                let values: Vec<i64> = (len..len + count).map(|i| column_value(t, i)).collect();
+                let w = Write {
+                    space: COLUMN_SPACE,
+                    key: format!("t{t}/col"),
+                    val: Val::Num(len + count),
+                };
+                c.intent(t, n, "column-extend", &[w]);
+                col.extend_i64(&values).map(drop)
+            }
+            Op::ColumnTruncate(percent) => {
+                let col = &c.columns[t];
+                let len = col.len()?;
+                if len < 2 {
+                    c.intent(t, n, "column-none", &[]);
+                    return Ok(());
+                }
+                let to = (len - len * percent / 100).max(1);
+                let w = Write {
+                    space: COLUMN_SPACE,
+                    key: format!("t{t}/col"),
+                    val: Val::Num(to),
+                };
+                c.intent(t, n, "column-truncate", &[w]);
+                col.truncate(to)
+            }
         }
     }
 }
@@ -384,6 +443,8 @@ struct Child {
     db: Db,
     spaces: Vec<Keyspace>,
     bucket: Bucket,
+    /// The column of each thread.
+    columns: Vec<Column>,
 }
 
 impl Child {
@@ -398,6 +459,16 @@ impl Child {
             line.push_str(&w.encode());
         }
         say(&line);
+    }
+}
+
+/// Thread `t`'s column, created if missing.
+fn open_column(db: &Db, t: usize) -> katamari::Result<Column> {
+    match db.column(column_name(t).as_bytes()) {
+        Err(katamari::Error::NotFound) => {
+            db.create_column(column_name(t).as_bytes(), ColumnType::I64)
+        }
+        other => other,
     }
 }
 
@@ -439,7 +510,15 @@ fn crash_child() {
     let bucket = db
         .bucket(BUCKET, &bucket_options())
         .unwrap_or_else(|e| child_fail(format!("bucket: {e}")));
-    let child = std::sync::Arc::new(Child { db, spaces, bucket });
+    let columns = (0..THREADS)
+        .map(|t| open_column(&db, t).unwrap_or_else(|e| child_fail(format!("column: {e}"))))
+        .collect();
+    let child = std::sync::Arc::new(Child {
+        db,
+        spaces,
+        bucket,
+        columns,
+    });
     say("@@READY");
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -723,7 +802,20 @@ impl Run {
             spaces.push(present.then(|| db.keyspace(n).unwrap()));
         }
         let bucket = db.bucket(BUCKET, &bucket_options()).unwrap();
+        let columns: Vec<Column> = (0..THREADS).map(|t| open_column(&db, t).unwrap()).collect();
         let get = |space: u8, key: &str| -> Option<Vec<u8>> {
+            if space == COLUMN_SPACE {
+                let t = owner(key);
+                let col = &columns[t];
+                let len = col.len().unwrap();
+                let values = col
+                    .range_i64(0, len)
+                    .unwrap_or_else(|e| panic!("round {round}: reading column {t}: {e}"));
+                if let Some(i) = (0..len).find(|&i| values[i as usize] != column_value(t, i)) {
+                    return Some(format!("column {t} value {i} is wrong").into_bytes());
+                }
+                return column_len_value(len);
+            }
             if space == BUCKET_SPACE {
                 return bucket
                     .get(key.as_bytes())
