@@ -247,8 +247,14 @@ fn typed_access_and_edge_cases() {
         Err(Error::InvalidArgument(_))
     ));
     assert_eq!(a.pending(), 0);
+    a.append(b"wxyz").unwrap();
+    a.discard();
     drop(a);
     assert_eq!(fixed.len().unwrap(), 2);
+    let mut a = ints.appender().unwrap();
+    assert!(matches!(a.append_f64(1.0), Err(Error::InvalidArgument(_))));
+    assert_eq!(a.pending(), 0);
+    drop(a);
     assert_eq!(fixed.range(0, 2).unwrap().1, b"abcdefgh");
 
     // Names, types, listing, drop.

@@ -2,7 +2,8 @@
 //! bucket configuration and object infos. Documented in `docs/FORMAT.md` (Buckets).
 //!
 //! Per bucket (id `B`), four keyspaces named `\0bucket/B/<tag>`:
-//! - `h` heads: object key → the info of its newest version;
+//! - `h` heads: object key → head record: the last version number the key was given
+//!   and the info of its newest version (none once every version is deleted);
 //! - `v` versions: `u32 BE key length ‖ key ‖ u64 BE version` → info (prefix-free, so
 //!   one key's versions are one prefix, in version order);
 //! - `c` chunks: `u64 BE blob ‖ u64 BE chunk index` → stored chunk;
@@ -21,6 +22,7 @@ pub const MAX_CONTENT_TYPE_LEN: usize = 1024;
 pub const MAX_METADATA_LEN: usize = 64 * 1024;
 
 const INFO_FORMAT: u8 = 1;
+const HEAD_FORMAT: u8 = 2;
 const CONFIG_FORMAT: u8 = 1;
 
 /// Name of the keyspace with tag `tag` of bucket `id`.
@@ -148,6 +150,50 @@ impl ObjectInfo {
             metadata,
             blob,
             chunk_size,
+        })
+    }
+}
+
+/// What the heads keyspace holds for a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The highest version number the key was ever given; the next put gets one more,
+    /// also after every version was deleted.
+    pub last_version: u64,
+    pub newest: Option<ObjectInfo>,
+}
+
+impl Head {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = vec![HEAD_FORMAT];
+        b.extend_from_slice(&self.last_version.to_le_bytes());
+        match &self.newest {
+            None => b.push(0),
+            Some(info) => {
+                b.push(1);
+                b.extend_from_slice(&info.encode());
+            }
+        }
+        b
+    }
+
+    pub fn decode(key: &[u8], bytes: &[u8]) -> Result<Head> {
+        let bad = || corrupt("malformed object head");
+        if bytes.len() < 10 || bytes[0] != HEAD_FORMAT {
+            return Err(bad());
+        }
+        let last_version = u64::from_le_bytes(bytes[1..9].try_into().expect("8 bytes"));
+        let newest = match bytes[9] {
+            0 if bytes.len() == 10 => None,
+            1 => Some(ObjectInfo::decode(key, &bytes[10..])?),
+            _ => return Err(bad()),
+        };
+        if newest.as_ref().is_some_and(|i| i.version > last_version) || last_version == 0 {
+            return Err(bad());
+        }
+        Ok(Head {
+            last_version,
+            newest,
         })
     }
 }
@@ -332,6 +378,26 @@ mod tests {
         let mut longer = enc.clone();
         longer.push(0);
         assert!(ObjectInfo::decode(b"a/b", &longer).is_err());
+    }
+
+    #[test]
+    fn heads_round_trip_and_refuse_junk() {
+        for newest in [None, Some(sample())] {
+            let h = Head {
+                last_version: 9,
+                newest,
+            };
+            let enc = h.encode();
+            assert_eq!(Head::decode(b"a/b", &enc).unwrap(), h);
+            for cut in 0..enc.len() {
+                assert!(Head::decode(b"a/b", &enc[..cut]).is_err());
+            }
+        }
+        let behind = Head {
+            last_version: 3,
+            newest: Some(sample()),
+        };
+        assert!(Head::decode(b"a/b", &behind.encode()).is_err());
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub use layout::{ObjectInfo, MAX_CONTENT_TYPE_LEN, MAX_METADATA_LEN, MAX_OBJECT_
 pub use stream::{BlobReader, BlobWriter};
 
 use chunk::ChunkCodec;
-use layout::{chunk_key, corrupt, keyspace_name, version_key, version_prefix, Config};
+use layout::{chunk_key, corrupt, keyspace_name, version_key, version_prefix, Config, Head};
 
 /// The internal keyspace holding the bucket catalog: `name:<name>` → configuration,
 /// `next` → the next bucket id (u64 LE), `ids:<id u64 BE>` → how far that bucket's
@@ -584,6 +584,38 @@ impl Bucket {
         ObjectInfo::decode(key, bytes)
     }
 
+    /// The head record of `key`: its newest version and the last version number ever
+    /// given to it (which outlives deletes, so numbers never repeat).
+    fn read_head(&self, tx: &mut Txn, key: &[u8]) -> Result<Option<Head>> {
+        let Some(stored) = tx.get_ks(self.inner.heads, key)? else {
+            return Ok(None);
+        };
+        let plain;
+        let bytes = match &self.inner.cipher {
+            None => &stored[..],
+            Some(c) => {
+                plain = c
+                    .open(&stored, &self.aad(b'h', key))
+                    .ok_or_else(|| corrupt("object head fails authentication"))?;
+                &plain[..]
+            }
+        };
+        Head::decode(key, bytes).map(Some)
+    }
+
+    fn write_head(&self, tx: &mut Txn, key: &[u8], head: &Head) -> Result<()> {
+        let plain = head.encode();
+        let stored = match &self.inner.cipher {
+            None => plain,
+            Some(c) => {
+                let mut out = Vec::new();
+                c.seal(&plain, &self.aad(b'h', key), &mut out)?;
+                out
+            }
+        };
+        tx.put_ks(self.inner.heads, key, &stored, 0)
+    }
+
     // ---- the operations, on a transaction's view ----
 
     fn head_tx(
@@ -594,8 +626,8 @@ impl Bucket {
     ) -> Result<Option<ObjectInfo>> {
         self.live()?;
         let info = match version {
-            None => match tx.get_ks(self.inner.heads, key)? {
-                Some(v) => self.open_info(b'h', key, key, &v)?,
+            None => match self.read_head(tx, key)?.and_then(|h| h.newest) {
+                Some(info) => info,
                 None => return Ok(None),
             },
             Some(version) => {
@@ -645,7 +677,20 @@ impl Bucket {
             let Some((k, v)) = iter.next_entry()? else {
                 break;
             };
-            out.push(self.open_info(b'h', k, k, v)?);
+            let plain;
+            let bytes = match &self.inner.cipher {
+                None => v,
+                Some(c) => {
+                    plain = c
+                        .open(v, &self.aad(b'h', k))
+                        .ok_or_else(|| corrupt("object head fails authentication"))?;
+                    &plain[..]
+                }
+            };
+            // A key whose versions are all deleted keeps its head, without a newest.
+            if let Some(info) = Head::decode(k, bytes)?.newest {
+                out.push(info);
+            }
         }
         Ok(out)
     }
@@ -687,13 +732,19 @@ impl Bucket {
                 self.delete_version_records(tx, &old)?;
             }
         }
-        info.version = self.next_id()?;
+        let last = self.read_head(tx, &info.key)?.map_or(0, |h| h.last_version);
+        info.version = last.checked_add(1).ok_or_else(|| {
+            Error::InvalidArgument("the key has used up its version numbers".into())
+        })?;
         info.created_ms = self.inner.db.with(|e| Ok(e.now()))?;
         let vk = version_key(&info.key, info.version);
         let sealed = self.seal_info(b'v', &vk, &info)?;
         tx.put_ks(self.inner.versions, &vk, &sealed, 0)?;
-        let sealed = self.seal_info(b'h', &info.key, &info)?;
-        tx.put_ks(self.inner.heads, &info.key, &sealed, 0)?;
+        let head = Head {
+            last_version: info.version,
+            newest: Some(info.clone()),
+        };
+        self.write_head(tx, &info.key, &head)?;
         Ok(info)
     }
 
@@ -702,8 +753,14 @@ impl Bucket {
         for info in &all {
             self.delete_version_records(tx, info)?;
         }
-        if tx.contains_ks(self.inner.heads, key)? {
-            tx.delete_ks(self.inner.heads, key)?;
+        if let Some(head) = self.read_head(tx, key)? {
+            if head.newest.is_some() {
+                let marker = Head {
+                    last_version: head.last_version,
+                    newest: None,
+                };
+                self.write_head(tx, key, &marker)?;
+            }
         }
         Ok(all.len())
     }
@@ -713,15 +770,15 @@ impl Bucket {
             return Ok(false);
         };
         self.delete_version_records(tx, &info)?;
-        let head = self.head_tx(tx, key, None)?;
-        if head.is_some_and(|h| h.version == version) {
-            match self.versions_tx(tx, key)?.pop() {
-                Some(newest) => {
-                    let sealed = self.seal_info(b'h', key, &newest)?;
-                    tx.put_ks(self.inner.heads, key, &sealed, 0)?;
-                }
-                None => tx.delete_ks(self.inner.heads, key)?,
-            }
+        let head = self
+            .read_head(tx, key)?
+            .ok_or_else(|| corrupt("a version without a head record"))?;
+        if head.newest.as_ref().is_some_and(|h| h.version == version) {
+            let head = Head {
+                last_version: head.last_version,
+                newest: self.versions_tx(tx, key)?.pop(),
+            };
+            self.write_head(tx, key, &head)?;
         }
         Ok(true)
     }

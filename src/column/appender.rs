@@ -1,7 +1,7 @@
 //! Buffered appends: values collect in memory and reach the column in one commit per
 //! batch, so appending one value at a time runs at memory speed.
 
-use super::{Column, Values};
+use super::{Column, ColumnType, Values};
 use crate::txn::retry;
 use crate::Result;
 
@@ -68,12 +68,21 @@ impl Appender {
 
     /// Buffers an `i64` (on an `i64` column).
     pub fn append_i64(&mut self, v: i64) -> Result<()> {
+        self.column.expect_type(ColumnType::I64)?;
         self.append(&v.to_le_bytes())
     }
 
     /// Buffers an `f64` (on an `f64` column).
     pub fn append_f64(&mut self, v: f64) -> Result<()> {
+        self.column.expect_type(ColumnType::F64)?;
         self.append(&v.to_le_bytes())
+    }
+
+    /// Throws away the buffered values without committing them.
+    pub fn discard(&mut self) {
+        self.data.clear();
+        self.offsets.truncate(1);
+        self.pending = 0;
     }
 
     /// Commits the buffered values as one batch; returns the column's new length.
@@ -90,9 +99,7 @@ impl Appender {
             Values::Fixed(&self.data)
         };
         let len = retry(self.column.db(), |tx| self.column.extend_tx(tx, &values))?;
-        self.data.clear();
-        self.offsets.truncate(1);
-        self.pending = 0;
+        self.discard();
         Ok(len)
     }
 }
