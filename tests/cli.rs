@@ -60,9 +60,16 @@ impl Run {
 }
 
 fn run_with(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_env(args, stdin, &[])
+}
+
+/// Runs the tool with extra environment variables (and never an inherited bucket key).
+fn run_env(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(BIN)
         .args(args)
         .env("KATAMARI_HISTORY", "")
+        .env_remove("KATAMARI_BUCKET_KEY")
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -152,6 +159,8 @@ fn help_version_and_usage_errors() {
         "dump",
         "load",
         "bench",
+        "bucket",
+        "column",
         "shell",
     ] {
         assert!(r.out().contains(&format!("\n  {cmd} ")), "{cmd} in help");
@@ -205,6 +214,33 @@ fn missing_database_is_an_error_and_creates_nothing() {
     run_with(&["load", d], Some(b"")).fails(1, "use --create");
     // A missing input file is reported before anything is created.
     run(&["load", "--create", d, p(&tmp.path().join("nope.jsonl"))]).fails(1, "nope.jsonl");
+    for args in [
+        vec!["bucket", d, "ls"],
+        vec!["bucket", d, "get", "b", "k"],
+        vec!["bucket", d, "rm", "b", "k"],
+        vec!["column", d, "ls"],
+        vec!["column", d, "len", "c"],
+    ] {
+        run(&args).fails(1, "no such database");
+    }
+    run(&["bucket", d, "put", "b", "k", "-"]).fails(1, "use --create");
+    run(&["column", d, "create", "c", "i64"]).fails(1, "use --create");
+    let nope = p(&tmp.path().join("nope.bin")).to_owned();
+    run(&["bucket", d, "put", "--create", "b", "k", &nope]).fails(1, "nope.bin");
+    let key = tmp.path().join("short.key");
+    std::fs::write(&key, [0u8; 8]).unwrap();
+    run(&[
+        "bucket",
+        d,
+        "put",
+        "--create",
+        "b",
+        "k",
+        "-",
+        "--key-file",
+        p(&key),
+    ])
+    .fails(2, "32 raw bytes");
     assert!(!db.exists(), "no command above creates the database");
 
     // A directory that exists but holds no database is refused, and left untouched.
@@ -861,4 +897,604 @@ fn dump_keeps_expiry_times() {
 fn base64_of(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+// ---- buckets ----
+
+/// About 3 MiB of text that compresses well but is not one repeated block.
+fn document() -> Vec<u8> {
+    let mut doc = Vec::with_capacity(3 << 20);
+    let mut i = 0u64;
+    while doc.len() < 3 << 20 {
+        doc.extend_from_slice(format!("{i:08} the quick brown fox {}\n", i * i % 977).as_bytes());
+        i += 1;
+    }
+    doc.truncate(3 << 20);
+    doc
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// The object infos `list`, `versions` and `put --json` print, parsed.
+fn infos(r: &Run) -> Vec<Value> {
+    r.json_lines()
+}
+
+#[test]
+fn bucket_objects_round_trip_compressed_and_streamed() {
+    let (tmp, db) = scratch();
+    let d = p(&db);
+    let doc = document();
+    let file = tmp.path().join("doc.txt");
+    std::fs::write(&file, &doc).unwrap();
+
+    // A put creates the database (with --create) and the bucket with its settings, and
+    // prints the new version.
+    let r = run(&[
+        "bucket",
+        d,
+        "put",
+        "--create",
+        "docs",
+        "a/doc.txt",
+        p(&file),
+        "--compression",
+        "zstd:3",
+        "--chunk-size",
+        "256KiB",
+        "--content-type",
+        "text/plain",
+        "--meta",
+        "owner=ann",
+        "--meta",
+        "tag=x=y",
+        "--json",
+    ])
+    .ok();
+    let v1 = infos(&r).remove(0);
+    assert_eq!(v1["key"], "a/doc.txt");
+    assert_eq!(v1["size"], doc.len() as u64);
+    assert_eq!(v1["sha256"], sha256_hex(&doc));
+    assert_eq!(v1["content_type"], "text/plain");
+    assert_eq!(
+        v1["metadata"],
+        serde_json::json!({"owner": "ann", "tag": "x=y"})
+    );
+    let stored = v1["stored_size"].as_u64().unwrap();
+    assert!(
+        stored < doc.len() as u64 / 3,
+        "compressed to {stored} bytes"
+    );
+    let version1 = v1["version"].as_u64().unwrap();
+
+    // Out to stdout and to a file, byte for byte; no temporary file is left behind.
+    assert_eq!(
+        run(&["bucket", d, "get", "docs", "a/doc.txt"]).ok().stdout,
+        doc
+    );
+    let out = tmp.path().join("out.txt");
+    run(&["bucket", d, "get", "docs", "a/doc.txt", "-o", p(&out)]).ok();
+    assert_eq!(std::fs::read(&out).unwrap(), doc);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 3);
+
+    // The library reads what the tool wrote, with the settings it was given.
+    {
+        let lib = Db::open(&db, Options::default()).unwrap();
+        let b = lib
+            .bucket(b"docs", &katamari::BucketOptions::default())
+            .unwrap();
+        assert_eq!(b.chunk_size(), 256 << 10);
+        assert_eq!(b.compression(), katamari::Compression::Zstd(3));
+        let (info, data) = b.get(b"a/doc.txt").unwrap().unwrap();
+        assert_eq!(data, doc);
+        assert_eq!(info.version, version1);
+        lib.close().unwrap();
+    }
+
+    // A second version from standard input; the first stays readable by number.
+    let v2 = infos(
+        &run_with(
+            &["bucket", d, "put", "docs", "a/doc.txt", "-", "--json"],
+            Some(b"version two"),
+        )
+        .ok(),
+    )
+    .remove(0);
+    let version2 = v2["version"].as_u64().unwrap();
+    assert!(version2 > version1);
+    assert_eq!(
+        run(&["bucket", d, "get", "docs", "a/doc.txt"]).ok().stdout,
+        b"version two"
+    );
+    let old = version1.to_string();
+    assert_eq!(
+        run(&["bucket", d, "get", "docs", "a/doc.txt", "--version", &old])
+            .ok()
+            .stdout,
+        doc
+    );
+    let lines = run(&["bucket", d, "versions", "docs", "a/doc.txt"])
+        .ok()
+        .lines();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "a/doc.txt\t{version1}\t{}\t{}\ttext/plain",
+                doc.len(),
+                sha256_hex(&doc)
+            ),
+            format!(
+                "a/doc.txt\t{version2}\t11\t{}\t",
+                sha256_hex(b"version two")
+            ),
+        ]
+    );
+    let head = run(&["bucket", d, "head", "docs", "a/doc.txt", "--version", &old])
+        .ok()
+        .lines();
+    assert!(
+        head.contains(&format!("version       {version1}")),
+        "{head:?}"
+    );
+    assert!(
+        head.contains(&"content type  text/plain".to_owned()),
+        "{head:?}"
+    );
+    assert!(
+        head.contains(&"metadata      owner=ann".to_owned()),
+        "{head:?}"
+    );
+    assert!(
+        head.iter().any(|l| l.starts_with("created       20")),
+        "{head:?}"
+    );
+
+    // --sha256 refuses content that does not match, and stores nothing.
+    let wrong = "00".repeat(32);
+    run_with(
+        &[
+            "bucket",
+            d,
+            "put",
+            "docs",
+            "a/doc.txt",
+            "-",
+            "--sha256",
+            &wrong,
+        ],
+        Some(b"x"),
+    )
+    .fails(1, "SHA-256");
+    run_with(
+        &[
+            "bucket",
+            d,
+            "put",
+            "docs",
+            "b",
+            "-",
+            "--sha256",
+            &sha256_hex(b"x"),
+        ],
+        Some(b"x"),
+    )
+    .ok();
+    run(&["bucket", d, "put", "docs", "b", "-", "--sha256", "abc"]).fails(2, "--sha256");
+    assert_eq!(
+        run(&["bucket", d, "versions", "docs", "a/doc.txt"])
+            .ok()
+            .lines()
+            .len(),
+        2
+    );
+
+    // list: key order, prefix, after, limit, JSON; binary keys with --hex.
+    for key in ["a/x", "c", "a/y"] {
+        run_with(
+            &["bucket", d, "put", "docs", key, "-"],
+            Some(key.as_bytes()),
+        )
+        .ok();
+    }
+    run_with(
+        &["bucket", d, "put", "docs", "-x", "00ff", "-"],
+        Some(b"bin"),
+    )
+    .ok();
+    let keys = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["bucket", d, "list", "docs"];
+        all.extend_from_slice(args);
+        run(&all)
+            .ok()
+            .lines()
+            .iter()
+            .map(|l| l.split('\t').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        keys(&[]),
+        ["\\x00\\xff", "a/doc.txt", "a/x", "a/y", "b", "c"]
+    );
+    assert_eq!(keys(&["--prefix", "a/"]), ["a/doc.txt", "a/x", "a/y"]);
+    assert_eq!(keys(&["--after", "a/x"]), ["a/y", "b", "c"]);
+    assert_eq!(
+        keys(&["--prefix", "a/", "--after", "a/doc.txt", "-n", "1"]),
+        ["a/x"]
+    );
+    assert_eq!(keys(&["-x", "--prefix", "00"]), ["00ff"]);
+    let listed = infos(&run(&["bucket", d, "list", "docs", "--json", "-p", "a/d"]).ok());
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["version"], version2, "the newest version");
+    assert_eq!(listed[0]["size"], 11);
+
+    // rm: one version, then the whole object; removing missing things succeeds.
+    run(&["bucket", d, "rm", "docs", "a/doc.txt", "--version", &old]).ok();
+    assert_eq!(
+        run(&["bucket", d, "versions", "docs", "a/doc.txt"])
+            .ok()
+            .lines()
+            .len(),
+        1
+    );
+    run(&["bucket", d, "rm", "docs", "a/doc.txt"]).ok();
+    run(&["bucket", d, "rm", "docs", "a/doc.txt"]).ok();
+    run(&["bucket", d, "rm", "nobucket", "k"]).ok();
+
+    // Missing things: exit code 3, and reading never creates a bucket.
+    run(&["bucket", d, "get", "docs", "a/doc.txt"])
+        .fails(3, "get a/doc.txt in bucket \"docs\": not found");
+    run(&["bucket", d, "get", "docs", "c", "--version", "999"]).fails(3, "version 999");
+    run(&["bucket", d, "head", "docs", "nope"]).fails(3, "not found");
+    run(&["bucket", d, "versions", "docs", "nope"]).fails(3, "not found");
+    run(&["bucket", d, "list", "nobucket"]).fails(3, "bucket \"nobucket\": not found");
+    run(&["bucket", d, "get", "nobucket", "k", "-o", p(&out)]).fails(3, "not found");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        doc,
+        "-o FILE untouched on failure"
+    );
+    assert_eq!(run(&["bucket", d, "ls"]).ok().lines(), ["docs"]);
+
+    // Without versioning a put replaces the object.
+    run_with(
+        &["bucket", d, "put", "flat", "k", "-", "--no-versioning"],
+        Some(b"1"),
+    )
+    .ok();
+    run_with(&["bucket", d, "put", "flat", "k", "-"], Some(b"2")).ok();
+    assert_eq!(
+        run(&["bucket", d, "versions", "flat", "k"])
+            .ok()
+            .lines()
+            .len(),
+        1
+    );
+    assert_eq!(run(&["bucket", d, "get", "flat", "k"]).ok().stdout, b"2");
+    assert_eq!(
+        run(&["bucket", d, "ls", "--json"]).ok().json_lines()[0],
+        serde_json::json!(["docs", "flat"])
+    );
+
+    // Invalid settings are usage errors.
+    run(&[
+        "bucket",
+        d,
+        "put",
+        "b",
+        "k",
+        "-",
+        "--compression",
+        "zstd:99",
+    ])
+    .fails(2, "1 to 22");
+    run(&["bucket", d, "put", "b", "k", "-", "--chunk-size", "1KiB"]).fails(2, "chunk sizes");
+    run(&["bucket", d, "put", "b", "k", "-", "--meta", "novalue"]).fails(2, "KEY=VALUE");
+
+    run(&["bucket", d, "drop", "docs"]).ok();
+    run(&["bucket", d, "drop", "docs"]).fails(3, "drop bucket \"docs\": not found");
+    assert_eq!(run(&["bucket", d, "ls"]).ok().lines(), ["flat"]);
+}
+
+#[test]
+fn bucket_encryption_key_from_file_or_environment() {
+    let (tmp, db) = scratch();
+    let d = p(&db);
+    // Uncompressed, so the stored bytes would show the plaintext if it were there.
+    let marker = b"PLAINTEXT-MARKER-0123456789";
+    let doc: Vec<u8> = marker.iter().copied().cycle().take(3 << 20).collect();
+    let file = tmp.path().join("secret.bin");
+    std::fs::write(&file, &doc).unwrap();
+    let key: Vec<u8> = (1..=32u8).collect();
+    let key_file = tmp.path().join("key");
+    std::fs::write(&key_file, &key).unwrap();
+    let kf = p(&key_file);
+
+    let r = run(&[
+        "bucket",
+        "--quiet",
+        d,
+        "put",
+        "--create",
+        "vault",
+        "s",
+        p(&file),
+        "--key-file",
+        kf,
+    ])
+    .ok();
+    assert!(r.out().starts_with("s\t"), "{}", r.out());
+    assert_eq!(
+        run(&["bucket", d, "get", "vault", "s", "--key-file", kf])
+            .ok()
+            .stdout,
+        doc
+    );
+    // The key as 64 hex digits in the environment.
+    let env_key = hex::encode(&key);
+    let env = [("KATAMARI_BUCKET_KEY", env_key.as_str())];
+    assert_eq!(
+        run_env(&["bucket", d, "get", "vault", "s"], None, &env)
+            .ok()
+            .stdout,
+        doc
+    );
+    run_env(&["bucket", d, "versions", "vault", "s"], None, &env).ok();
+
+    // Encrypted at rest: no segment holds the plaintext.
+    for entry in std::fs::read_dir(&db).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(marker.len()).any(|w| w == marker));
+    }
+
+    // A wrong key, no key, a key for a bucket without encryption.
+    let wrong = tmp.path().join("wrong");
+    std::fs::write(&wrong, [9u8; 32]).unwrap();
+    let r = run(&["bucket", d, "get", "vault", "s", "--key-file", p(&wrong)])
+        .fails(1, "wrong encryption key");
+    assert!(r.stdout.is_empty());
+    run(&["bucket", d, "list", "vault"]).fails(1, "encrypted");
+    run(&["bucket", d, "head", "vault", "s"]).fails(1, "--key-file");
+    run_with(&["bucket", d, "put", "plain", "k", "-"], Some(b"v")).ok();
+    run_env(&["bucket", d, "get", "plain", "k"], None, &env).fails(1, "without encryption");
+    // A malformed key is a usage error that never echoes the key.
+    let bad = "zz".repeat(32);
+    let r = run_env(
+        &["bucket", d, "get", "vault", "s"],
+        None,
+        &[("KATAMARI_BUCKET_KEY", &bad)],
+    )
+    .fails(2, "KATAMARI_BUCKET_KEY: not 64 hexadecimal digits");
+    assert!(!r.stderr.contains(&bad));
+    // An empty variable is no key.
+    run_env(
+        &["bucket", d, "get", "plain", "k"],
+        None,
+        &[("KATAMARI_BUCKET_KEY", "")],
+    )
+    .ok();
+    // Dropping needs no key.
+    run(&["bucket", d, "drop", "vault"]).ok();
+}
+
+// ---- columns ----
+
+#[test]
+fn column_create_extend_range_get_truncate() {
+    let (tmp, db) = scratch();
+    let d = p(&db);
+    let col = |args: &[&str]| {
+        let mut all = vec!["column", d];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    col(&["create", "--create", "n", "i64"]).ok();
+    col(&["create", "f", "f64"]).ok();
+    col(&["create", "h", "bytes:4"]).ok();
+    col(&["create", "s", "bytes"]).ok();
+
+    // extend: one value per line, from a file and from stdin.
+    let numbers: String = (0..10_000).map(|i| format!("{}\n", i * 3 - 7)).collect();
+    let file = tmp.path().join("numbers.txt");
+    std::fs::write(&file, &numbers).unwrap();
+    col(&["extend", "n", p(&file)]).ok();
+    run_with(&["column", d, "extend", "n"], Some(b"1\n2\n 3 \n4")).ok();
+    assert_eq!(col(&["len", "n"]).ok().out(), "10004\n");
+    assert_eq!(
+        col(&["range", "n", "0", "3"]).ok().lines(),
+        ["-7", "-4", "-1"]
+    );
+    assert_eq!(col(&["range", "n", "-3"]).ok().lines(), ["2", "3", "4"]);
+    assert_eq!(
+        col(&["range", "n", "9998", "-4"]).ok().lines(),
+        ["29987", "29990"]
+    );
+    assert_eq!(col(&["range", "n", "0"]).ok().lines().len(), 10_004);
+    assert_eq!(col(&["get", "n", "-1"]).ok().out(), "4\n");
+    assert_eq!(col(&["get", "n", "1"]).ok().out(), "-4\n");
+    col(&["get", "n", "10004"]).fails(3, "out of range: the column holds 10004 values");
+    col(&["get", "n", "-10005"]).fails(3, "out of range");
+    col(&["range", "n", "10000", "10005"]).fails(3, "out of range");
+    col(&["range", "n", "5", "4"]).fails(2, "START is after END");
+
+    // An invalid line appends nothing, not even the lines before it.
+    run_with(
+        &["column", d, "extend", "n", "-"],
+        Some(b"5\n6\nseven\n8\n"),
+    )
+    .fails(
+        1,
+        "<stdin>:3: \"seven\": not a 64-bit integer; nothing was appended",
+    );
+    assert_eq!(col(&["len", "n"]).ok().out(), "10004\n");
+
+    col(&["truncate", "n", "3"]).ok();
+    assert_eq!(col(&["range", "n", "0"]).ok().lines(), ["-7", "-4", "-1"]);
+    col(&["truncate", "n", "4"]).fails(1, "cannot truncate");
+    // append takes several values in one commit; negative numbers need no --.
+    col(&["append", "n", "-5", "6"]).ok();
+    assert_eq!(col(&["get", "n", "-2"]).ok().out(), "-5\n");
+    col(&["append", "n", "1", "x"]).fails(2, "VALUE \"x\": not a 64-bit integer");
+    assert_eq!(
+        col(&["len", "n"]).ok().out(),
+        "5\n",
+        "nothing of a failed append"
+    );
+    col(&["set", "n", "0", "100"]).ok();
+    col(&["set", "n", "5", "1"]).fails(3, "out of range");
+    assert_eq!(col(&["pop", "n"]).ok().out(), "6\n");
+    assert_eq!(
+        col(&["range", "n", "0"]).ok().lines(),
+        ["100", "-4", "-1", "-5"]
+    );
+
+    // Floats print in a form that reads back exactly.
+    col(&["append", "f", "1.5", "-2", "1e300", "0.1", "NaN"]).ok();
+    let floats = col(&["range", "f", "0"]).ok().lines();
+    assert_eq!(floats, ["1.5", "-2.0", "1e300", "0.1", "NaN"]);
+
+    // Bytes: text in, escaped out; hexadecimal both ways with -x.
+    col(&["append", "h", "abcd"]).ok();
+    col(&["append", "h", "-x", "00ff0a0d"]).ok();
+    col(&["append", "h", "abc"]).fails(2, "a bytes:4 value is 4 bytes, not 3");
+    assert_eq!(
+        col(&["range", "h", "0"]).ok().lines(),
+        ["abcd", "\\x00\\xff\\n\\r"]
+    );
+    assert_eq!(col(&["get", "h", "-1", "-x"]).ok().out(), "00ff0a0d\n");
+    col(&["append", "s", "hello world", "", "tab\there"]).ok();
+    run_with(
+        &["column", d, "extend", "s"],
+        Some(b"line one\n\nline three\n"),
+    )
+    .ok();
+    assert_eq!(
+        col(&["range", "s", "0"]).ok().lines(),
+        [
+            "hello world",
+            "",
+            "tab\\there",
+            "line one",
+            "",
+            "line three"
+        ]
+    );
+    run_with(&["column", d, "extend", "s", "-x"], Some(b"00ff\n\n")).ok();
+    assert_eq!(col(&["range", "s", "-2", "-x"]).ok().lines(), ["00ff", ""]);
+
+    // ls and missing things.
+    assert_eq!(
+        col(&["ls"]).ok().lines(),
+        ["f\tf64\t5", "h\tbytes:4\t2", "n\ti64\t4", "s\tbytes\t8"]
+    );
+    assert_eq!(
+        col(&["ls", "--json"]).ok().json_lines()[0][2],
+        serde_json::json!({"name": "n", "type": "i64", "len": 4})
+    );
+    col(&["get", "nope", "0"]).fails(3, "column \"nope\": not found");
+    col(&["append", "nope", "1"]).fails(3, "not found");
+    col(&["create", "n", "f64"]).fails(1, "exists");
+    col(&["create", "z", "u8"]).fails(2, "expected i64, f64, bytes:N or bytes");
+    col(&["create", "z", "bytes:0"]).fails(2, "bytes:N");
+    col(&["drop", "h"]).ok();
+    col(&["drop", "h"]).fails(3, "drop column \"h\": not found");
+    col(&["truncate", "s", "0"]).ok();
+    col(&["pop", "s"]).fails(3, "the column is empty");
+    assert_eq!(col(&["ls"]).ok().lines().len(), 3);
+}
+
+// ---- dump, load and the shell with buckets and columns ----
+
+#[test]
+fn dump_leaves_out_buckets_and_columns_and_says_so() {
+    let (tmp, db) = seeded();
+    let d = p(&db);
+    run_with(&["bucket", d, "put", "b", "k", "-"], Some(b"object")).ok();
+    run(&["column", d, "create", "c", "i64"]).ok();
+    run(&["column", d, "append", "c", "1"]).ok();
+
+    // --all: the keyspaces, a note on stderr, and the count in the end line.
+    let r = run(&["dump", d, "--all"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "katamari: note: the dump does not hold the database's 1 bucket and 1 column: \
+         dumps hold keyspaces only (`katamari backup` copies everything)\n"
+    );
+    let lines = r.json_lines();
+    assert_eq!(
+        lines.last().unwrap(),
+        &serde_json::json!({"end": true, "records": 4, "skipped": {"buckets": 1, "columns": 1}})
+    );
+    assert!(
+        lines.iter().all(|l| l.get("keyspace").is_none()),
+        "no internal keyspace"
+    );
+    // --quiet drops the note, not the count.
+    let quiet = run(&["dump", "-q", d, "--all"]).ok();
+    assert_eq!(quiet.stdout, r.stdout);
+    // A dump of the default keyspace alone says nothing about them.
+    let plain = run(&["dump", d]).ok().json_lines();
+    assert_eq!(
+        plain.last().unwrap(),
+        &serde_json::json!({"end": true, "records": 4})
+    );
+
+    // Loading repeats the note; the new database has the keys and nothing else.
+    let other = tmp.path().join("other");
+    let r = run_with(&["load", "--create", p(&other)], Some(&r.stdout));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "katamari: note: <stdin>: the dumped database also held 1 bucket and 1 column, \
+         which the dump does not hold\n"
+    );
+    assert_eq!(contents(&other), contents(&db));
+    assert_eq!(run(&["bucket", p(&other), "ls"]).ok().out(), "");
+    assert_eq!(run(&["column", p(&other), "ls"]).ok().out(), "");
+    // backup is the way to copy them.
+    let copy = tmp.path().join("copy");
+    run(&["backup", d, p(&copy)]).ok();
+    assert_eq!(
+        run(&["bucket", p(&copy), "get", "b", "k"]).ok().stdout,
+        b"object"
+    );
+    assert_eq!(
+        run(&["column", p(&copy), "get", "c", "0"]).ok().out(),
+        "1\n"
+    );
+}
+
+#[test]
+fn shell_takes_bucket_and_column_commands() {
+    let (tmp, db) = seeded();
+    let d = p(&db);
+    let file = tmp.path().join("obj");
+    // `bucket get` prints the content as it is: this one ends its line itself.
+    std::fs::write(&file, b"object body\n").unwrap();
+    let script = format!(
+        "\
+bucket put b k {}
+bucket get b k
+bucket ls
+column create c f64
+column append c 2.5 -1
+column range c 0
+column get c 9
+column len c
+",
+        p(&file)
+    );
+    let r = run_with(&["shell", d], Some(script.as_bytes()));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "katamari: get 9 of column \"c\": out of range: the column holds 2 values\n"
+    );
+    let lines = r.lines();
+    assert!(lines[0].starts_with("k\t"), "{lines:?}");
+    assert_eq!(lines[1..], ["object body", "b", "2.5", "-1.0", "2"]);
 }

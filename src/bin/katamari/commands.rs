@@ -42,7 +42,7 @@ impl<'a> Ctx<'a> {
         Space::existing(self.db, self.keyspace_name(opts))
     }
 
-    fn write(&mut self, bytes: &[u8]) -> CliResult<()> {
+    pub fn write(&mut self, bytes: &[u8]) -> CliResult<()> {
         self.out.write_all(bytes).map_err(CliError::output)
     }
 

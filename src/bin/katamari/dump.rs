@@ -9,6 +9,12 @@
 //! ```
 //!
 //! Every byte string (keyspace name, key, value) is standard base64 with padding.
+//!
+//! Buckets and columns live in the library's internal keyspaces and are not part of a
+//! dump: their stored form (bucket ids bound into encrypted chunks, version numbers,
+//! column descriptors) cannot be recreated through the public API of another database.
+//! A dump with `--all` says how many it left out, in its end line (`"skipped"`) and in
+//! a note on stderr; `load` repeats the note.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -42,6 +48,37 @@ fn b64(bytes: &[u8]) -> String {
 struct Plan {
     default: bool,
     named: Vec<Keyspace>,
+    /// Buckets and columns of the database, which the dump leaves out (counted for
+    /// `--all` only: the other dumps choose one part of the database anyway).
+    skipped: Skipped,
+}
+
+/// Buckets and columns a dump leaves out.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub buckets: u64,
+    pub columns: u64,
+}
+
+impl Skipped {
+    fn is_empty(self) -> bool {
+        self == Skipped::default()
+    }
+
+    fn json(self) -> Value {
+        json!({ "buckets": self.buckets, "columns": self.columns })
+    }
+
+    /// `2 buckets and 1 column`.
+    fn describe(self) -> String {
+        let count = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let parts: Vec<String> = [(self.buckets, "bucket"), (self.columns, "column")]
+            .into_iter()
+            .filter(|&(n, _)| n > 0)
+            .map(|(n, what)| count(n, what))
+            .collect();
+        parts.join(" and ")
+    }
 }
 
 pub fn dump(dir: &Path, a: &DumpArgs, quiet: bool, mut out: Out) -> CliResult<()> {
@@ -51,6 +88,7 @@ pub fn dump(dir: &Path, a: &DumpArgs, quiet: bool, mut out: Out) -> CliResult<()
             open::Space::Named(ks) => Plan {
                 default: false,
                 named: vec![ks],
+                skipped: Skipped::default(),
             },
             open::Space::Default => unreachable!("a name was given"),
         }
@@ -63,14 +101,24 @@ pub fn dump(dir: &Path, a: &DumpArgs, quiet: bool, mut out: Out) -> CliResult<()
             .map(|n| db.keyspace(n))
             .collect::<katamari::Result<Vec<_>>>()
             .map_err(|e| CliError::db("opening keyspaces", e))?;
+        let buckets = db
+            .buckets()
+            .map_err(|e| CliError::db("listing buckets", e))?
+            .len() as u64;
+        let columns = db
+            .columns()
+            .map_err(|e| CliError::db("listing columns", e))?
+            .len() as u64;
         Plan {
             default: true,
             named,
+            skipped: Skipped { buckets, columns },
         }
     } else {
         Plan {
             default: true,
             named: Vec::new(),
+            skipped: Skipped::default(),
         }
     };
     let started = Instant::now();
@@ -93,17 +141,33 @@ pub fn dump(dir: &Path, a: &DumpArgs, quiet: bool, mut out: Out) -> CliResult<()
             started.elapsed()
         );
     }
+    // Shown when piped too: data left out of a dump must not go unnoticed.
+    if !quiet && !plan.skipped.is_empty() {
+        eprintln!(
+            "katamari: note: the dump does not hold the database's {}: dumps hold \
+             keyspaces only (`katamari backup` copies everything)",
+            plan.skipped.describe()
+        );
+    }
     Ok(())
 }
 
-/// Writes the dump to a temporary file beside `path`, syncs it and renames it over
-/// `path`, so `path` is never left holding a partial dump.
 fn dump_to_file(db: &Db, plan: &Plan, path: &Path, bar: &indicatif::ProgressBar) -> CliResult<u64> {
+    replace_file(path, |w, werr| write_dump(db, plan, w, bar, werr))
+}
+
+/// Writes `path` through `f` (given the writer and the error for a failed write) into a
+/// temporary file beside it, syncs it and renames it over `path`, so `path` is never
+/// left holding partial output. On failure the temporary file is removed.
+pub fn replace_file<T>(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write, &dyn Fn(io::Error) -> CliError) -> CliResult<T>,
+) -> CliResult<T> {
     let tmp = partial_path(path);
     let file = File::create(&tmp).map_err(|e| CliError::io(path.display(), e))?;
     let mut w = io::BufWriter::new(file);
     let werr = |e: io::Error| CliError::io(path.display(), e);
-    let result = write_dump(db, plan, &mut w, bar, &werr).and_then(|n| {
+    let result = f(&mut w, &werr).and_then(|n| {
         let file = w.into_inner().map_err(|e| werr(e.into_error()))?;
         file.sync_all().map_err(werr)?;
         std::fs::rename(&tmp, path).map_err(|e| CliError::io(path.display(), e))?;
@@ -169,7 +233,11 @@ fn write_dump(
             bar.inc(1);
         }
     }
-    writeln!(w, "{}", json!({ "end": true, "records": count })).map_err(werr)?;
+    let mut end = json!({ "end": true, "records": count });
+    if !plan.skipped.is_empty() {
+        end["skipped"] = plan.skipped.json();
+    }
+    writeln!(w, "{end}").map_err(werr)?;
     Ok(count)
 }
 
@@ -222,6 +290,7 @@ pub fn load(dir: &Path, create: bool, a: &LoadArgs, quiet: bool) -> CliResult<()
         spaces: HashMap::new(),
         records: 0,
         expired: 0,
+        skipped: Skipped::default(),
     };
     let result = loader.run(BufReader::with_capacity(1 << 16, input), &name, &bar);
     bar.finish_and_clear();
@@ -237,6 +306,13 @@ pub fn load(dir: &Path, create: bool, a: &LoadArgs, quiet: bool) -> CliResult<()
             started.elapsed()
         );
     }
+    if !quiet && !loader.skipped.is_empty() {
+        eprintln!(
+            "katamari: note: {name}: the dumped database also held {}, which the dump \
+             does not hold",
+            loader.skipped.describe()
+        );
+    }
     Ok(())
 }
 
@@ -250,6 +326,8 @@ struct Loader<'a> {
     records: u64,
     /// Records skipped because their expiry had passed.
     expired: u64,
+    /// What the end line says the dump left out.
+    skipped: Skipped,
 }
 
 /// Where a load is in its input.
@@ -315,6 +393,13 @@ impl Loader<'_> {
                                 self.records
                             ),
                         ));
+                    }
+                    if let Some(Value::Object(s)) = obj.get("skipped") {
+                        let n = |k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0);
+                        self.skipped = Skipped {
+                            buckets: n("buckets"),
+                            columns: n("columns"),
+                        };
                     }
                     stage = Stage::Done;
                 }

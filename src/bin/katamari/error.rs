@@ -13,7 +13,8 @@ pub enum Exit {
     Failure = 1,
     /// Invalid command line: unknown option, missing argument, undecodable value.
     Usage = 2,
-    /// `get` of a missing key, or a keyspace that does not exist for a reading command.
+    /// `get` of a missing key, or a keyspace, bucket, object, column or position that
+    /// does not exist for a command that reads or removes it.
     NotFound = 3,
     /// Another process has the database open for writing.
     Locked = 4,
@@ -55,6 +56,7 @@ impl CliError {
     pub fn db(what: impl Display, e: katamari::Error) -> CliError {
         let exit = match e.status() {
             Status::Locked => Exit::Locked,
+            Status::NotFound => Exit::NotFound,
             _ => Exit::Failure,
         };
         CliError::new(exit, what, e)

@@ -1,12 +1,15 @@
 //! `katamari`: the command-line tool over a Katamari data directory.
 //!
-//! Every subcommand is `katamari <COMMAND> <DIR> [ARGS]`; `docs/CLI.md` documents them,
-//! the dump format and the exit codes. Each subcommand is one arm of [`run`] calling one
-//! function, so a new one is a variant in `args.rs` plus an arm.
+//! Every subcommand is `katamari <COMMAND> <DIR> [ARGS]` (`bucket` and `column` take a
+//! further subcommand after DIR); `docs/CLI.md` documents them, the dump format and the
+//! exit codes. Each subcommand is one arm of [`run`] calling one function, so a new one
+//! is a variant in `args.rs` plus an arm.
 
 mod args;
 mod bench;
+mod bucket;
 mod bytes;
+mod column;
 mod commands;
 mod dump;
 mod error;
@@ -50,7 +53,9 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Dump { db, args } => dump::dump(&db.dir, &args, cli.quiet, out),
         Command::Load { db, args } => dump::load(&db.dir, db.create, &args, cli.quiet),
         Command::Bench { db, args } => bench::run(&db.dir, db.create, &args, cli.quiet, out),
-        Command::Shell { db } => shell::run(&db.dir, db.create, out),
+        Command::Bucket { db, command } => bucket::main(&db.dir, &command, cli.quiet, out),
+        Command::Column { db, command } => column::main(&db.dir, &command, cli.quiet, out),
+        Command::Shell { db } => shell::run(&db.dir, db.create, cli.quiet, out),
         Command::Merge { db, args } => with_db(&db.dir, Mode::Existing, out, |c| {
             maintenance::merge(c, &args, cli.quiet)
         }),

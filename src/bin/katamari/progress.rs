@@ -49,3 +49,18 @@ pub fn bytes_bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
+
+/// A spinner over a byte count of unknown length (reading a pipe).
+pub fn bytes_spinner(quiet: bool, what: &str) -> ProgressBar {
+    if !shown(quiet) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} {{bytes}} ({{bytes_per_sec}}) {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}

@@ -14,6 +14,7 @@ use crate::args::{ShellCommand, ShellLine};
 use crate::commands::{self, Ctx, Out};
 use crate::error::{self, CliError, CliResult, Exit};
 use crate::open::{self, Mode};
+use crate::{bucket, column};
 
 /// Environment variable naming the history file (empty: keep no history).
 pub const HISTORY_ENV: &str = "KATAMARI_HISTORY";
@@ -30,9 +31,11 @@ struct Session<'a> {
     keyspace: Option<String>,
     /// Exit code of the last command that failed.
     failed: Option<Exit>,
+    /// No progress bars (`--quiet`).
+    quiet: bool,
 }
 
-pub fn run(dir: &Path, create: bool, mut out: Out) -> CliResult<()> {
+pub fn run(dir: &Path, create: bool, quiet: bool, mut out: Out) -> CliResult<()> {
     let db = open::open(dir, Mode::write(create))?;
     let mut s = Session {
         db: &db,
@@ -40,6 +43,7 @@ pub fn run(dir: &Path, create: bool, mut out: Out) -> CliResult<()> {
         out: &mut out,
         keyspace: None,
         failed: None,
+        quiet,
     };
     let interactive = io::stdin().is_terminal();
     if interactive {
@@ -183,6 +187,8 @@ impl Session<'_> {
             ShellCommand::Scan(a) => commands::scan(&mut ctx, &a)?,
             ShellCommand::Stats(a) => commands::stats(&mut ctx, self.dir, &a)?,
             ShellCommand::Keyspaces(a) => commands::keyspaces(&mut ctx, &a)?,
+            ShellCommand::Bucket { command } => bucket::run(&mut ctx, &command, self.quiet)?,
+            ShellCommand::Column { command } => column::run(&mut ctx, &command, self.quiet)?,
             ShellCommand::Use { name } => self.keyspace = name,
             ShellCommand::Exit => return Ok(Flow::Exit),
         }
