@@ -35,6 +35,7 @@ const PROGRAMS: &[&str] = &[
     "ttl",
     "maintenance",
     "column",
+    "bucket",
 ];
 
 /// Longest a program may run (valgrind included) before it counts as hung.
@@ -372,6 +373,11 @@ fn c_keyspace() {
 #[test]
 fn c_column() {
     check_c_program("column");
+}
+
+#[test]
+fn c_bucket() {
+    check_c_program("bucket");
 }
 
 #[test]
