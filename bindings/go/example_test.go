@@ -407,3 +407,62 @@ func ExampleDB_Verify() {
 	fmt.Println(r.Clean(), r.Records)
 	// Output: true 1
 }
+
+// A bucket keeps versioned objects with a checksum, a content type and metadata;
+// NewWriter and NewReader stream objects larger than memory.
+func ExampleDB_Bucket() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	photos, err := db.Bucket("photos", katamari.WithCompression(katamari.CompressionZstd, 3))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer photos.Close()
+	info, err := photos.Put([]byte("cat.txt"), []byte("meow"), katamari.WithContentType("text/plain"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	data, _, err := photos.Get([]byte("cat.txt"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(info.Version, string(data), info.SHA256Hex[:8])
+	// Output: 1 meow 404cdd7b
+}
+
+// A column is a typed sequence with list-like access; an appender batches single
+// appends into few commits.
+func ExampleDB_CreateColumn() {
+	db, err := katamari.Open(tempDir())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	prices, err := db.CreateColumn("prices", katamari.ColumnFloat64, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer prices.Close()
+	if _, err := prices.ExtendFloat64([]float64{101.5, 99.25}); err != nil {
+		log.Fatal(err)
+	}
+	a, err := prices.NewAppender()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range []float64{100, 100.5} {
+		if err := a.AppendFloat64(p); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		log.Fatal(err)
+	}
+	last, _ := prices.GetFloat64(-1)
+	all, _ := prices.RangeFloat64(0, 4)
+	fmt.Println(last, all)
+	// Output: 100.5 [101.5 99.25 100 100.5]
+}
