@@ -13,14 +13,17 @@
 //!
 //! For every N up to the number of such operations in a clean run, both once and
 //! sticky, a workload of puts, deletes, TTL puts, batches, transactions, keyspace
-//! creation and drop, reads, scans, syncs and reopens runs against the faulty file
+//! creation and drop, bucket creation and puts (one-commit and streamed), column
+//! creation and extends, reads, scans, syncs and reopens runs against the faulty file
 //! system, in `SyncMode::Always` and `SyncMode::Never`. A second sweep opens databases
 //! that need recovery (a torn tail to cut, a blank newest segment to remove and a new
-//! segment to start, a clean close) with the fault injected during open. Checked:
+//! segment to start, an unfinished upload to discard, a clean close) with the fault
+//! injected during open. Checked:
 //!
 //! - nothing panics; a failing call returns `Status::Io` (or `Status::NoSpace` for a
 //!   full disk), and nothing fails before the first injected fault;
-//! - reads return what some possible state holds (never wrong data);
+//! - reads return what some possible state holds (never wrong data): keys, bucket
+//!   objects (read whole, so checked against their SHA-256) and column values;
 //! - after a failed fsync the writer refuses every further write until reopened;
 //! - after a one-off failed append, writing continues (DURABILITY.md);
 //! - reopening with a healthy file system never reports corruption and finds every
@@ -39,13 +42,25 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use katamari::engine::vfs::{LockGuard, OpenMode, VFile, Vfs};
-use katamari::{Db, Error, IterOptions, Keyspace, Options, Status, SyncMode, WriteBatch};
+use katamari::{
+    Bucket, BucketOptions, Column, ColumnType, Db, Error, IterOptions, Keyspace, Options,
+    PutOptions, Status, SyncMode, WriteBatch,
+};
 
 const SEGMENT_SIZE: u64 = 1024;
 const CLOCK: u64 = 1_700_000_000_000;
 const DEFAULT_STEPS: usize = 40;
 const DEFAULT_SEED: u64 = 0x4641_554c_5453_5750;
 const DIR: &str = "/katamari-faults/db";
+const BUCKET: &[u8] = b"objects";
+const COLUMN: &[u8] = b"series";
+const CHUNK: usize = katamari::MIN_CHUNK_SIZE as usize;
+/// The view's pseudo-keyspaces (user keyspace names cannot start with a NUL byte) for
+/// the bucket (object key → content) and the column ([`COLUMN_VALUES`] → its values,
+/// packed i64 LE).
+const BUCKET_VIEW: &[u8] = b"\0bucket";
+const COLUMN_VIEW: &[u8] = b"\0column";
+const COLUMN_VALUES: &[u8] = b"values";
 
 // ---------------------------------------------------------------------------------------
 // A small deterministic random generator (SplitMix64).
@@ -393,7 +408,8 @@ fn healthy(mode: SyncMode, disk: &Disk) -> Options {
 // ---------------------------------------------------------------------------------------
 // The model: the states the database may be in.
 
-/// Keyspace (`None`: the default one) → key → value.
+/// Keyspace (`None`: the default one) → key → value; the bucket and the column appear
+/// as the pseudo-keyspaces [`BUCKET_VIEW`] and [`COLUMN_VIEW`] once they exist.
 type View = BTreeMap<Option<Vec<u8>>, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 /// Every state the database may hold: acknowledged commits are in all of them; a failed
@@ -428,6 +444,12 @@ fn empty_view() -> View {
     View::from([(None, BTreeMap::new())])
 }
 
+fn bucket_options() -> BucketOptions {
+    BucketOptions::default()
+        .versioning(false)
+        .chunk_size(katamari::MIN_CHUNK_SIZE)
+}
+
 fn read_view(db: &Db) -> katamari::Result<View> {
     let mut view = View::new();
     let all = IterOptions::default();
@@ -436,7 +458,42 @@ fn read_view(db: &Db) -> katamari::Result<View> {
         let ks = db.keyspace(&name)?;
         view.insert(Some(name), ks.iter(&all)?.collect::<katamari::Result<_>>()?);
     }
+    if db.buckets()?.iter().any(|b| b == BUCKET) {
+        // Opening a bucket whose creation was cut short finishes it (a write).
+        let b = db.bucket(BUCKET, &bucket_options())?;
+        let mut objects = BTreeMap::new();
+        for info in b.list(b"", None, 0)? {
+            // A whole read checks the content against its SHA-256.
+            let Some((_, data)) = b.get(&info.key)? else {
+                return Err(Error::Corruption(format!(
+                    "object {} is listed but has no content",
+                    String::from_utf8_lossy(&info.key)
+                )));
+            };
+            objects.insert(info.key, data);
+        }
+        view.insert(Some(BUCKET_VIEW.to_vec()), objects);
+    }
+    if let Some(c) = db.columns()?.into_iter().find(|c| c.name == COLUMN) {
+        let values = if c.len == 0 {
+            Vec::new()
+        } else {
+            db.column(COLUMN)?.range_i64(0, c.len)?
+        };
+        view.insert(
+            Some(COLUMN_VIEW.to_vec()),
+            BTreeMap::from([(COLUMN_VALUES.to_vec(), packed(&values))]),
+        );
+    }
     Ok(view)
+}
+
+fn packed(values: &[i64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 * values.len());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -457,6 +514,14 @@ enum Step {
     CreateKeyspace(&'static [u8]),
     KsPut(&'static [u8], Vec<u8>, usize),
     DropKeyspace(&'static [u8]),
+    /// Creates the bucket (a commit for its catalog, then one per keyspace).
+    CreateBucket,
+    /// `Bucket::put` of this many bytes: one commit up to a chunk, a streamed upload
+    /// above (upload record, a commit per chunk, then the commit that shows it).
+    BucketPut(Vec<u8>, usize),
+    CreateColumn,
+    /// Appends this many values to the column in one commit.
+    ColumnExtend(usize),
     Get(Vec<u8>),
     Scan,
     Sync,
@@ -489,6 +554,21 @@ fn workload(seed: u64, n: usize) -> Vec<Step> {
             Step::CreateKeyspace(SPACES[1])
         } else if i == n - 3 {
             Step::DropKeyspace(SPACES[0])
+        } else if i == 2 {
+            Step::CreateBucket
+        } else if i == 4 {
+            Step::CreateColumn
+        } else if i == 6 || i == n / 2 + 2 {
+            // Streamed (two chunks), then one commit replacing it.
+            let len = if i == 6 {
+                CHUNK + 300
+            } else {
+                rng.range(1, 600)
+            };
+            Step::BucketPut(format!("obj{}", i % 2).into_bytes(), len)
+        } else if i == 8 || i == n - 5 {
+            // Past a 4 KiB chunk of 512 values, then a few more.
+            Step::ColumnExtend(if i == 8 { 520 } else { rng.range(1, 40) })
         } else {
             match rng.below(20) {
                 0..=5 => Step::Put(key(&mut rng), len(&mut rng)),
@@ -546,6 +626,8 @@ struct Run {
     inj: Arc<Injector>,
     db: Option<Db>,
     handles: BTreeMap<Vec<u8>, Keyspace>,
+    bucket: Option<Bucket>,
+    column: Option<Column>,
     possible: Possible,
     /// Injected sync failures when the current database opened.
     sync_baseline: u64,
@@ -616,6 +698,7 @@ impl Run {
                         }
                         Err(e) => self.check_error("listing keyspaces", &e),
                     }
+                    self.open_bucket_and_column(&db);
                     // What the reopened database holds narrows the possible states.
                     match read_view(&db) {
                         Ok(v) if self.possible.contains(&v) => self.possible = Possible::new(v),
@@ -637,9 +720,36 @@ impl Run {
         self.out.open_failed = true;
     }
 
+    /// Opens the bucket and the column if they exist (the bucket's creation may have been
+    /// cut short: opening it finishes it).
+    fn open_bucket_and_column(&mut self, db: &Db) {
+        self.bucket = None;
+        self.column = None;
+        match db.buckets() {
+            Ok(names) if names.iter().any(|n| n == BUCKET) => {
+                match db.bucket(BUCKET, &bucket_options()) {
+                    Ok(b) => self.bucket = Some(b),
+                    Err(e) => self.check_error("opening the bucket", &e),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => self.check_error("listing buckets", &e),
+        }
+        match db.columns() {
+            Ok(cols) if cols.iter().any(|c| c.name == COLUMN) => match db.column(COLUMN) {
+                Ok(c) => self.column = Some(c),
+                Err(e) => self.check_error("opening the column", &e),
+            },
+            Ok(_) => {}
+            Err(e) => self.check_error("listing columns", &e),
+        }
+    }
+
     fn close(&mut self) {
         if let Some(db) = self.db.take() {
             self.handles.clear();
+            self.bucket = None;
+            self.column = None;
             if let Err(e) = db.close() {
                 self.check_error("close", &e);
             }
@@ -805,6 +915,72 @@ impl Run {
                     self.handles.remove(*name);
                 }
             }
+            Step::CreateBucket => {
+                if self.bucket.is_some() {
+                    return;
+                }
+                let mut made = None;
+                let ok = self.commit(
+                    "bucket creation",
+                    |db, _| {
+                        made = Some(db.bucket(BUCKET, &bucket_options())?);
+                        Ok(())
+                    },
+                    &|m| {
+                        m.entry(Some(BUCKET_VIEW.to_vec())).or_default();
+                    },
+                );
+                if ok {
+                    self.bucket = made;
+                }
+            }
+            Step::BucketPut(k, n) => {
+                let Some(b) = self.bucket.clone() else { return };
+                let v = value(i, k, *n);
+                self.commit(
+                    "bucket put",
+                    |_, _| b.put(k, &v, &PutOptions::default()).map(drop),
+                    &|m| apply_wr(m, Some(BUCKET_VIEW), k, Some(&v)),
+                );
+            }
+            Step::CreateColumn => {
+                if self.column.is_some() {
+                    return;
+                }
+                let mut made = None;
+                let ok = self.commit(
+                    "column creation",
+                    |db, _| {
+                        made = Some(db.create_column(COLUMN, ColumnType::I64)?);
+                        Ok(())
+                    },
+                    &|m| {
+                        m.entry(Some(COLUMN_VIEW.to_vec()))
+                            .or_default()
+                            .entry(COLUMN_VALUES.to_vec())
+                            .or_default();
+                    },
+                );
+                if ok {
+                    self.column = made;
+                }
+            }
+            Step::ColumnExtend(n) => {
+                let Some(c) = self.column.clone() else { return };
+                let values: Vec<i64> = (0..*n as i64).map(|j| (i as i64) << 20 | j).collect();
+                self.commit(
+                    "column extend",
+                    |_, _| c.extend_i64(&values).map(drop),
+                    // Appended at whatever length the column has in each possible state.
+                    &|m| {
+                        if let Some(col) = m.get_mut(&Some(COLUMN_VIEW.to_vec())) {
+                            col.entry(COLUMN_VALUES.to_vec())
+                                .or_default()
+                                .extend(packed(&values));
+                        }
+                    },
+                );
+            }
             Step::Get(k) => {
                 let Some(db) = self.db.clone() else { return };
                 match db.get(k) {
@@ -903,6 +1079,8 @@ fn run_workload(mode: SyncMode, steps: &[Step], inj: Arc<Injector>, sticky: bool
         inj,
         db: None,
         handles: BTreeMap::new(),
+        bucket: None,
+        column: None,
         possible: Possible::new(empty_view()),
         sync_baseline: 0,
         expect_resume: false,
@@ -1150,6 +1328,28 @@ fn damaged_states() -> Vec<Damaged> {
         view,
     });
 
+    // A process crash during a streamed upload: its upload record and two chunks are in
+    // the log, and the open discards them (one commit) before anything else.
+    let (disk, db, mut view) = filled(SyncMode::Never, 8, 100, false);
+    let b = db.bucket(BUCKET, &bucket_options()).expect("bucket");
+    let kept = value(99, b"kept", 300);
+    b.put(b"kept", &kept, &PutOptions::default())
+        .expect("bucket put");
+    let mut w = b.writer(b"lost", &PutOptions::default()).expect("writer");
+    w.write(&[b'u'; 2 * CHUNK + 100]).expect("upload write");
+    let files = disk.snapshot();
+    // Forgotten, not dropped (which would abort the upload), as the crash left it.
+    std::mem::forget(w);
+    view.insert(
+        Some(BUCKET_VIEW.to_vec()),
+        BTreeMap::from([(b"kept".to_vec(), kept)]),
+    );
+    out.push(Damaged {
+        name: "unfinished upload",
+        files,
+        view,
+    });
+
     // A clean close: nothing to repair, everything to read.
     let (disk, _, view) = filled(SyncMode::Always, 30, 80, true);
     out.push(Damaged {
@@ -1170,6 +1370,8 @@ fn run_recovery(d: &Damaged, inj: Arc<Injector>, sticky: bool) -> Outcome {
         inj,
         db: None,
         handles: BTreeMap::new(),
+        bucket: None,
+        column: None,
         possible: Possible::new(d.view.clone()),
         sync_baseline: 0,
         expect_resume: false,

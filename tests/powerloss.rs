@@ -27,15 +27,30 @@
 //! - it opens: a legal crash state is never `KAT_CORRUPTION`;
 //! - its contents equal the model after exactly the first `k` commits, where `k` is
 //!   pinned by the recovered commit sequence: no torn batch, commits survive as a prefix
-//!   of the commit order, deleted keys and dropped keyspaces do not come back;
+//!   of the commit order, deleted keys and dropped keyspaces do not come back. The
+//!   contents include the bucket's objects (`list` shows exactly the model's; each is
+//!   read whole with `get`, which checks its SHA-256, and has one version; deleted ones
+//!   stay deleted, a replaced one shows its old or its new content, never a mix or a
+//!   missing chunk) and the column (its length and every value, as some commit left it);
 //! - every commit made durable by a sync before the crash is there, and under
 //!   `SyncMode::Always` every acknowledged commit is;
+//! - the open discards exactly the uploads that were begun and not finished in that
+//!   state (one commit each), and after a merge the live bytes are no more than the
+//!   contents explain: no chunk of an abandoned, aborted or interrupted upload is left;
 //! - it keeps working: one more commit, then a crash at every point of that recovery
-//!   and commit (a crash during recovery), then a clean reopen.
+//!   and commit (a crash during recovery, including during the discards), then a clean
+//!   reopen, which has nothing left to discard.
 //!
 //! The workload (one per sync mode) mixes single puts and deletes, write batches, TTL
 //! puts, keyspace creation and drop, transactions (one of them losing a conflict),
-//! explicit syncs and reopens, with values large enough to rotate 4 KiB segments.
+//! explicit syncs and reopens, with values large enough to rotate 4 KiB segments; and a
+//! bucket (versioning off, 4 KiB chunks) and an `i64` column: bucket puts of up to a
+//! chunk (one commit) and of several chunks (streamed: an upload record, unsynced
+//! chunk commits, one synced commit), deletes, uploads through a `BlobWriter` that are
+//! committed, aborted or abandoned (forgotten, as a crash would leave them; the next
+//! reopen discards them), and column extends across 4 KiB chunks and truncations. The
+//! commits of a step are found in the log by their batch headers, so a step may make
+//! several (a streamed put, a bucket's creation, the discards of a reopen).
 //!
 //! Environment:
 //!
@@ -51,13 +66,17 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use katamari::engine::vfs::{LockGuard, OpenMode, StdFs, VFile, Vfs};
-use katamari::{Db, Error, IterOptions, Keyspace, Options, SyncMode, WriteBatch};
+use katamari::{
+    Bucket, BucketOptions, Column, ColumnType, Db, Error, IterOptions, Keyspace, Options,
+    PutOptions, SyncMode, WriteBatch,
+};
 
 const SECTOR: usize = 512;
 const SEGMENT_SIZE: u64 = 4096;
@@ -75,6 +94,9 @@ const NESTED_EVERY: usize = 4;
 /// The key the checker commits after recovery.
 const POST_KEY: &[u8] = b"~post-recovery";
 const POST_VAL: &[u8] = b"written after recovery";
+/// Every this many states (and every state whose open discarded an upload) is merged
+/// after recovery and its live bytes checked.
+const MERGE_EVERY: usize = 4;
 
 // ---------------------------------------------------------------------------------------
 // A small deterministic random generator (SplitMix64).
@@ -654,26 +676,154 @@ fn hash_files(files: &Files) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------
+// Commits in the log.
+
+const BATCH_MAGIC: &[u8] = b"KBAT";
+const SEGMENT_MAGIC: &[u8] = b"KATAMARI";
+const SEGMENT_HEADER_LEN: u64 = 40;
+const BATCH_HEADER_LEN: usize = 32;
+const SEGMENT_KIND_DATA: u32 = 1;
+const BATCH_FLAG_END: u32 = 1;
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// One commit's batch as the log shows it.
+#[derive(Clone, Copy, Debug)]
+struct CommitWrite {
+    /// Log index of the write.
+    op: usize,
+    ino: Ino,
+    seq: u64,
+}
+
+/// The commits written in `log[range]` by a file system that started from the files
+/// `base` (by inode): every batch appended to a data segment (not a clean close's end
+/// marker, nor a merge's copies in a merged segment), in log order.
+fn commit_writes(base: &[Vec<u8>], log: &[FsOp], range: Range<usize>) -> Vec<CommitWrite> {
+    let kind = |d: &[u8]| (d.len() >= 16 && &d[..8] == SEGMENT_MAGIC).then(|| u32_at(d, 12));
+    let mut kinds: HashMap<Ino, Option<u32>> =
+        base.iter().enumerate().map(|(i, d)| (i, kind(d))).collect();
+    let mut out = Vec::new();
+    for (i, op) in log[..range.end].iter().enumerate() {
+        let FsOp::Write { ino, off, data } = op else {
+            continue;
+        };
+        if *off == 0 {
+            kinds.insert(*ino, kind(data));
+            continue;
+        }
+        let batch = i >= range.start
+            && *off >= SEGMENT_HEADER_LEN
+            && data.len() >= BATCH_HEADER_LEN
+            && &data[..4] == BATCH_MAGIC
+            && kinds.get(ino).copied().flatten() == Some(SEGMENT_KIND_DATA)
+            && u32_at(data, 20) & BATCH_FLAG_END == 0
+            && u32_at(data, 16) > 0;
+        if batch {
+            out.push(CommitWrite {
+                op: i,
+                ino: *ino,
+                seq: u64_at(data, 8),
+            });
+        }
+    }
+    out
+}
+
+/// `w` as a [`CommitRec`] of `log`, acknowledged at log length `ack_op`.
+fn commit_rec(log: &[FsOp], w: CommitWrite, ack_op: usize) -> CommitRec {
+    let synced_op =
+        (w.op..log.len()).find(|&i| matches!(log[i], FsOp::Sync { ino } if ino == w.ino));
+    CommitRec {
+        write_op: w.op,
+        ack_op,
+        synced_op,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The model and the workload.
 
 /// A keyspace: `None` is the default one.
 type Space = Option<Vec<u8>>;
-/// Visible contents: keyspace → key → value.
-type View = BTreeMap<Space, BTreeMap<Vec<u8>, Vec<u8>>>;
+/// Visible key-value contents: keyspace → key → value.
+type KvView = BTreeMap<Space, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 /// One keyspace's committed keys: value and expiry time (0 = never).
 type Entries = BTreeMap<Vec<u8>, (Vec<u8>, u64)>;
 
-/// Committed contents, by keyspace.
+/// The bucket of the workload. Versioning is off (a put replaces the object) and chunks
+/// are the smallest allowed, so objects span several chunks and segments.
+const BUCKET: &[u8] = b"objects";
+/// The `i64` column of the workload.
+const COLUMN: &[u8] = b"series";
+const CHUNK: usize = katamari::MIN_CHUNK_SIZE as usize;
+/// Values per column chunk.
+const COLUMN_CAP: usize = katamari::CHUNK_BYTES as usize / 8;
+/// Bucket ids (blob and version numbers) one catalog write reserves.
+const ID_BLOCK: u64 = 4096;
+/// Record header, as the keydir counts a record's bytes.
+const RECORD_HEADER: u64 = 36;
+
+fn bucket_options() -> BucketOptions {
+    BucketOptions::default()
+        .versioning(false)
+        .chunk_size(katamari::MIN_CHUNK_SIZE)
+}
+
+/// How far the bucket's creation got: named in the bucket catalog, then with all four of
+/// its keyspaces (only then can a handle be opened without writing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setup {
+    Absent,
+    Listed,
+    Ready,
+}
+
+/// Committed contents.
 #[derive(Clone, Debug)]
-struct Model(BTreeMap<Space, Entries>);
+struct Model {
+    kv: BTreeMap<Space, Entries>,
+    bucket: Setup,
+    /// Object key → content (one version each, versioning being off).
+    objects: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The column's values; `None` until the column catalog names it.
+    column: Option<Vec<i64>>,
+    /// Upload records in the log: streamed uploads begun and neither committed nor
+    /// discarded. Opening a database in this state must discard each of them.
+    uploads: usize,
+    /// Keyspaces created so far, user and internal: each leaves a catalog record.
+    spaces_made: usize,
+}
+
+/// What a reader sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct View {
+    kv: KvView,
+    bucket: Setup,
+    objects: BTreeMap<Vec<u8>, Vec<u8>>,
+    column: Option<Vec<i64>>,
+}
 
 impl Model {
     fn new() -> Model {
-        Model(BTreeMap::from([(None, BTreeMap::new())]))
+        Model {
+            kv: BTreeMap::from([(None, BTreeMap::new())]),
+            bucket: Setup::Absent,
+            objects: BTreeMap::new(),
+            column: None,
+            uploads: 0,
+            spaces_made: 0,
+        }
     }
-    fn view(&self, now: u64) -> View {
-        self.0
+    fn kv_view(&self, now: u64) -> KvView {
+        self.kv
             .iter()
             .map(|(s, kv)| {
                 let live = kv
@@ -685,8 +835,42 @@ impl Model {
             })
             .collect()
     }
+    fn view(&self, now: u64) -> View {
+        View {
+            kv: self.kv_view(now),
+            bucket: self.bucket,
+            objects: self.objects.clone(),
+            column: self.column.clone(),
+        }
+    }
+    /// Bounds on `Stats::live_bytes` of this state after a merge at `now` (which drops
+    /// expired values): the records of the keys, objects and column values, plus (upper
+    /// bound only) their metadata and the catalogs. The chunks of an upload left behind
+    /// would add more than a chunk to it.
+    fn live_bounds(&self, now: u64) -> (u64, u64) {
+        let rec = |k: usize, v: usize| RECORD_HEADER + (k + v) as u64;
+        let mut lo = 0;
+        let mut hi = 0;
+        for kv in self.kv_view(now).values() {
+            lo += kv.iter().map(|(k, v)| rec(k.len(), v.len())).sum::<u64>();
+        }
+        for (key, data) in &self.objects {
+            // Chunks: a 16-byte key, an encoding byte and the content.
+            lo += data.len().div_ceil(CHUNK) as u64 * rec(16, 1) + data.len() as u64;
+            // Head and version records: about 85 bytes of info plus the content type.
+            hi += rec(key.len(), 200) + rec(key.len() + 12, 200);
+        }
+        if let Some(col) = &self.column {
+            lo += col.len().div_ceil(COLUMN_CAP) as u64 * rec(9, 0) + 8 * col.len() as u64;
+            hi += rec(1, 8);
+        }
+        // Keyspace catalog records (a name or a drop mark each, plus the next id), the
+        // bucket catalog (next id, the bucket, its reserved ids) and the column catalog.
+        hi += 100 * self.spaces_made as u64 + 100 + 400 + 200;
+        (lo, lo + hi)
+    }
     fn apply(&mut self, item: &Item, value: &[u8], now: u64) {
-        let space = self.0.get_mut(&item.space).expect("live keyspace");
+        let space = self.kv.get_mut(&item.space).expect("live keyspace");
         match item.write {
             W::Put(_) => {
                 space.insert(item.key.clone(), (value.to_vec(), 0));
@@ -700,7 +884,7 @@ impl Model {
         }
     }
     fn spaces(&self) -> Vec<Vec<u8>> {
-        self.0.keys().flatten().cloned().collect()
+        self.kv.keys().flatten().cloned().collect()
     }
 }
 
@@ -718,6 +902,16 @@ struct Item {
     space: Space,
     key: Vec<u8>,
     write: W,
+}
+
+/// How a streamed upload ends.
+#[derive(Clone, Copy, Debug)]
+enum End {
+    Commit,
+    Abort,
+    /// The writer is forgotten (not dropped, which would abort it), as a crash would
+    /// leave it: its upload record and chunks stay until the next open.
+    Abandon,
 }
 
 /// One step of the workload. Adding an operation (say `Merge`) takes a variant here, an
@@ -738,12 +932,43 @@ enum Step {
     Merge,
     /// Lets the `Interval` sync thread run.
     Pause(u64),
+    /// Creates the bucket: the bucket catalog keyspace, the catalog entry, then the
+    /// bucket's four keyspaces, one commit each.
+    CreateBucket,
+    /// Creates the column: the column catalog keyspace, the catalog entry and the
+    /// column's keyspace.
+    CreateColumn,
+    /// `Bucket::put` of an object of this size: one commit up to a chunk, a streamed
+    /// upload above (upload record, unsynced chunk commits, one synced commit).
+    BucketPut(Vec<u8>, usize),
+    BucketDelete(Vec<u8>),
+    /// A streamed upload through a `BlobWriter`, written in pieces of these sizes.
+    Upload(Vec<u8>, Vec<usize>, End),
+    /// Appends this many values in one commit.
+    ColumnExtend(usize),
+    /// Truncates the column to this length (shorter than it is).
+    ColumnTruncate(usize),
 }
 
 const KEYSPACE_NAMES: [&[u8]; 3] = [b"alpha", b"beta", b"gamma"];
 
 fn key(rng: &mut Rng) -> Vec<u8> {
     format!("k{:02}", rng.below(24)).into_bytes()
+}
+
+fn object_key(rng: &mut Rng) -> Vec<u8> {
+    format!("obj/{}", rng.below(6)).into_bytes()
+}
+
+/// An object size: up to a chunk (a one-commit put), or several chunks (streamed).
+fn object_len(rng: &mut Rng, streamed: bool) -> usize {
+    if streamed {
+        rng.range(CHUNK + 1, 3 * CHUNK + 500)
+    } else if rng.chance(10) {
+        0
+    } else {
+        rng.range(1, CHUNK)
+    }
 }
 
 fn value_len(rng: &mut Rng) -> usize {
@@ -764,6 +989,16 @@ fn value(commit: usize, key: &[u8], len: usize) -> Vec<u8> {
     }
     v.truncate(len);
     v
+}
+
+/// The column value at `pos` appended by the step that makes commit `commit`.
+fn column_value(commit: usize, pos: usize) -> i64 {
+    let v = ((commit as i64) << 24) | pos as i64;
+    if pos.is_multiple_of(3) {
+        -v
+    } else {
+        v
+    }
 }
 
 fn gen_item(rng: &mut Rng, model: &Model, in_spaces: bool) -> Item {
@@ -794,11 +1029,58 @@ fn gen_item(rng: &mut Rng, model: &Model, in_spaces: bool) -> Item {
     }
 }
 
+/// Pieces of a streamed upload's content: 1 to 4 writes of up to a chunk and a half.
+fn upload_pieces(rng: &mut Rng) -> Vec<usize> {
+    (0..rng.range(1, 4))
+        .map(|_| rng.range(0, CHUNK + CHUNK / 2))
+        .collect()
+}
+
+/// Steps every workload runs at fixed points, so each seed creates the bucket and the
+/// column early and covers each bucket and column operation (and a reopen with an
+/// abandoned upload behind it) besides the random ones.
+fn forced_step(i: usize, rng: &mut Rng, model: &Model) -> Option<Step> {
+    let col_len = model.column.as_ref().map_or(0, Vec::len);
+    Some(match i {
+        2 => Step::CreateBucket,
+        5 => Step::CreateColumn,
+        12 => Step::ColumnExtend(COLUMN_CAP + 200),
+        20 => Step::BucketPut(b"obj/0".to_vec(), 2 * CHUNK + 1000),
+        30 => Step::Upload(
+            b"obj/1".to_vec(),
+            vec![1000, CHUNK + 500, 3000],
+            End::Abandon,
+        ),
+        40 => Step::Reopen,
+        55 => Step::Upload(object_key(rng), vec![CHUNK, 700], End::Abort),
+        70 => Step::Upload(object_key(rng), vec![300, 2 * CHUNK, 100], End::Commit),
+        85 => Step::BucketDelete(
+            model
+                .objects
+                .keys()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| b"obj/0".to_vec()),
+        ),
+        100 if col_len > 0 => Step::ColumnTruncate(col_len / 2),
+        100 => Step::ColumnExtend(COLUMN_CAP),
+        130 => Step::Upload(object_key(rng), vec![2 * CHUNK + 10], End::Abandon),
+        _ => return None,
+    })
+}
+
 fn gen_step(rng: &mut Rng, model: &Model, mode: SyncMode) -> Step {
     let spaces = model.spaces();
     let items = |rng: &mut Rng, n: usize| (0..n).map(|_| gen_item(rng, model, true)).collect();
+    let bucket = model.bucket == Setup::Ready;
+    let col_len = model.column.as_ref().map(Vec::len);
     match rng.below(100) {
-        0..=39 => Step::Single(gen_item(rng, model, true)),
+        0..=29 => Step::Single(gen_item(rng, model, true)),
+        30..=33 if col_len.is_some() => Step::ColumnExtend(rng.range(1, COLUMN_CAP + 200)),
+        34..=35 if col_len.is_some_and(|n| n > 0) => {
+            Step::ColumnTruncate(rng.below(col_len.expect("column")))
+        }
+        36..=39 if bucket => Step::BucketPut(object_key(rng), object_len(rng, false)),
         40..=54 => {
             let n = rng.range(2, 6);
             Step::Batch(items(rng, n))
@@ -827,6 +1109,24 @@ fn gen_step(rng: &mut Rng, model: &Model, mode: SyncMode) -> Step {
         83..=84 => Step::Reopen,
         85..=87 if matches!(mode, SyncMode::Interval(_)) => Step::Pause(4),
         88..=90 => Step::Merge,
+        91..=93 if bucket => Step::BucketPut(object_key(rng), object_len(rng, true)),
+        94..=95 if bucket => {
+            // Mostly an existing object; sometimes a key with nothing to delete.
+            let keys: Vec<&Vec<u8>> = model.objects.keys().collect();
+            if !keys.is_empty() && rng.chance(80) {
+                Step::BucketDelete(keys[rng.below(keys.len())].clone())
+            } else {
+                Step::BucketDelete(object_key(rng))
+            }
+        }
+        96..=98 if bucket => {
+            let end = match rng.below(10) {
+                0..=5 => End::Commit,
+                6..=7 => End::Abort,
+                _ => End::Abandon,
+            };
+            Step::Upload(object_key(rng), upload_pieces(rng), end)
+        }
         _ => Step::Single(gen_item(rng, model, true)),
     }
 }
@@ -836,7 +1136,10 @@ fn gen_step(rng: &mut Rng, model: &Model, mode: SyncMode) -> Step {
 struct CommitRec {
     /// Log index of the write of its batch.
     write_op: usize,
-    /// Log length when the call returned (acknowledged at crash points `>= ack_op`).
+    /// Log length when the call returned (acknowledged at crash points `>= ack_op`;
+    /// `usize::MAX` for commits no call acknowledged by itself: the chunk commits of a
+    /// streamed upload, an aborted or abandoned upload, the commits inside a step before
+    /// its last one).
     ack_op: usize,
     /// Log index of the first sync of that file after the write, if any.
     synced_op: Option<usize>,
@@ -848,8 +1151,14 @@ struct History {
     views: Vec<View>,
     seqs: Vec<u64>,
     commits: Vec<CommitRec>,
+    /// Upload records left after the first `k` commits (each opened state discards them).
+    uploads: Vec<usize>,
+    /// `Stats::live_bytes` bounds after the first `k` commits and a merge.
+    live: Vec<(u64, u64)>,
     /// Keys to read one by one besides scanning.
     probes: BTreeSet<(Space, Vec<u8>)>,
+    /// Object keys the workload used (each is checked, present or absent).
+    object_probes: BTreeSet<Vec<u8>>,
     now: u64,
 }
 
@@ -885,12 +1194,18 @@ struct Driver {
     clock: Arc<AtomicU64>,
     db: Db,
     spaces: BTreeMap<Vec<u8>, Keyspace>,
+    bucket: Option<Bucket>,
+    column: Option<Column>,
+    /// Bucket ids left in the block this process reserved (`None`: none reserved yet, so
+    /// the next id taken first commits a reservation).
+    ids_left: Option<u64>,
     model: Model,
     models: Vec<Model>,
     seqs: Vec<u64>,
-    /// (log length before, log length after) of each commit.
-    windows: Vec<(usize, usize)>,
+    /// Each commit's batch write and the log length at which a call acknowledged it.
+    commits: Vec<(CommitWrite, usize)>,
     probes: BTreeSet<(Space, Vec<u8>)>,
+    object_probes: BTreeSet<Vec<u8>>,
 }
 
 impl Driver {
@@ -910,11 +1225,15 @@ impl Driver {
             clock,
             db,
             spaces: BTreeMap::new(),
+            bucket: None,
+            column: None,
+            ids_left: None,
             model: Model::new(),
             models: vec![Model::new()],
             seqs: vec![0],
-            windows: Vec::new(),
+            commits: Vec::new(),
             probes: BTreeSet::new(),
+            object_probes: BTreeSet::new(),
         }
     }
 
@@ -928,19 +1247,68 @@ impl Driver {
             .map(|s| self.spaces.get(s).expect("open keyspace"))
     }
 
-    /// Runs `f`, which must commit exactly once, and records the commit.
+    fn bucket(&self) -> &Bucket {
+        self.bucket.as_ref().expect("the bucket is open")
+    }
+
+    fn column(&self) -> &Column {
+        self.column.as_ref().expect("the column is open")
+    }
+
+    /// Records the commits written since log position `before`: `plan[i]` is the model
+    /// after the `i`th. The last was acknowledged when the step returned if `acked`; the
+    /// others count as acknowledged by none (they are made durable by the commits after
+    /// them, or by nothing).
+    fn record(&mut self, what: &str, before: usize, plan: Vec<Model>, acked: bool) {
+        let after = self.fs.log_len();
+        let writes = commit_writes(&[], &self.fs.log(), before..after);
+        assert_eq!(
+            writes.len(),
+            plan.len(),
+            "{what}: commits written, against the model's ({writes:?})"
+        );
+        let n = plan.len();
+        for (i, (w, m)) in writes.into_iter().zip(plan).enumerate() {
+            let prev = *self.seqs.last().expect("initial");
+            assert_eq!(
+                w.seq,
+                prev + 1,
+                "{what}: commits take consecutive sequences"
+            );
+            self.seqs.push(w.seq);
+            self.models.push(m);
+            let ack = if acked && i + 1 == n {
+                after
+            } else {
+                usize::MAX
+            };
+            self.commits.push((w, ack));
+        }
+    }
+
+    /// Runs `f`, which must commit exactly once (to the current model), and records it.
     fn commit(&mut self, what: &str, f: impl FnOnce(&Driver) -> katamari::Result<()>) {
         let before = self.fs.log_len();
         if let Err(e) = f(self) {
             panic!("{what} failed in the workload: {e}");
         }
-        let after = self.fs.log_len();
-        let seq = self.db.stats().expect("stats").last_seq;
-        let prev = *self.seqs.last().expect("initial");
-        assert_eq!(seq, prev + 1, "{what}: one commit is one sequence number");
-        self.seqs.push(seq);
-        self.models.push(self.model.clone());
-        self.windows.push((before, after));
+        let plan = vec![self.model.clone()];
+        self.record(what, before, plan, true);
+    }
+
+    /// Whether taking the next bucket id (blob or version number) first commits the
+    /// reservation of a new block of them.
+    fn take_id(&mut self) -> bool {
+        match self.ids_left {
+            Some(n) if n > 0 => {
+                self.ids_left = Some(n - 1);
+                false
+            }
+            _ => {
+                self.ids_left = Some(ID_BLOCK - 1);
+                true
+            }
+        }
     }
 
     fn item_value(&mut self, item: &Item) -> Vec<u8> {
@@ -950,6 +1318,29 @@ impl Driver {
             W::Delete => 0,
         };
         value(self.models.len(), &item.key, len)
+    }
+
+    /// Plans the commits of a streamed upload up to its last chunk: a reservation
+    /// maybe, the upload record, then `chunks` chunk commits.
+    fn plan_upload_start(&mut self, plan: &mut Vec<Model>, chunks: usize) {
+        if self.take_id() {
+            plan.push(self.model.clone());
+        }
+        self.model.uploads += 1;
+        for _ in 0..=chunks {
+            plan.push(self.model.clone());
+        }
+    }
+
+    /// Plans the commit that makes an upload's object `key` with content `data` visible
+    /// (after a reservation maybe): the upload record goes with it.
+    fn plan_upload_commit(&mut self, plan: &mut Vec<Model>, key: &[u8], data: Vec<u8>) {
+        if self.take_id() {
+            plan.push(self.model.clone());
+        }
+        self.model.uploads -= 1;
+        self.model.objects.insert(key.to_vec(), data);
+        plan.push(self.model.clone());
     }
 
     fn run(&mut self, step: &Step) {
@@ -998,7 +1389,7 @@ impl Driver {
                 let mut t = self.db.begin().expect("begin");
                 for item in items {
                     // The transaction reads the committed value first.
-                    let expect = self.model.view(now)[&item.space].get(&item.key).cloned();
+                    let expect = self.model.kv_view(now)[&item.space].get(&item.key).cloned();
                     let got = match self.handle(&item.space) {
                         None => t.get(&item.key),
                         Some(ks) => t.get_in(ks, &item.key),
@@ -1042,7 +1433,8 @@ impl Driver {
                 assert_eq!(self.fs.log_len(), before, "a conflict writes nothing");
             }
             Step::CreateKeyspace(name) => {
-                self.model.0.insert(Some(name.clone()), BTreeMap::new());
+                self.model.kv.insert(Some(name.clone()), BTreeMap::new());
+                self.model.spaces_made += 1;
                 let mut ks = None;
                 self.commit("keyspace creation", |d| {
                     ks = Some(d.db.keyspace(name)?);
@@ -1051,7 +1443,7 @@ impl Driver {
                 self.spaces.insert(name.clone(), ks.expect("created"));
             }
             Step::DropKeyspace(name) => {
-                self.model.0.remove(&Some(name.clone()));
+                self.model.kv.remove(&Some(name.clone()));
                 self.commit("keyspace drop", |d| d.db.drop_keyspace(name));
                 self.spaces.remove(name);
             }
@@ -1062,23 +1454,199 @@ impl Driver {
             Step::Reopen => {
                 self.db.close().expect("close");
                 self.spaces.clear();
+                self.bucket = None;
+                self.column = None;
+                self.ids_left = None;
+                let before = self.fs.log_len();
                 self.db = Db::open(
                     &self.dir,
                     open_options(self.mode, Arc::new(self.fs.clone()), self.clock.clone()),
                 )
                 .expect("reopen");
+                // Opening discards the uploads left unfinished, one commit each.
+                let mut plan = Vec::new();
+                while self.model.uploads > 0 {
+                    self.model.uploads -= 1;
+                    plan.push(self.model.clone());
+                }
+                self.record("discarding unfinished uploads", before, plan, false);
+                let before = self.fs.log_len();
                 for name in self.model.spaces() {
-                    let before = self.fs.log_len();
                     let ks = self.db.keyspace(&name).expect("reopen keyspace");
-                    assert_eq!(
-                        self.fs.log_len(),
-                        before,
-                        "opening a keyspace writes nothing"
-                    );
                     self.spaces.insert(name, ks);
                 }
+                if self.model.bucket == Setup::Ready {
+                    self.bucket = Some(self.db.bucket(BUCKET, &bucket_options()).expect("bucket"));
+                }
+                if self.model.column.is_some() {
+                    self.column = Some(self.db.column(COLUMN).expect("reopen column"));
+                }
+                assert_eq!(
+                    self.fs.log_len(),
+                    before,
+                    "opening a keyspace, bucket or column writes nothing"
+                );
             }
             Step::Pause(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+            Step::CreateBucket => {
+                let before = self.fs.log_len();
+                self.bucket = Some(
+                    self.db
+                        .bucket(BUCKET, &bucket_options())
+                        .expect("create the bucket"),
+                );
+                let mut plan = Vec::new();
+                self.model.spaces_made += 1; // the bucket catalog
+                plan.push(self.model.clone());
+                self.model.bucket = Setup::Listed; // the bucket's catalog entry
+                plan.push(self.model.clone());
+                for tag in 0..4 {
+                    self.model.spaces_made += 1;
+                    if tag == 3 {
+                        self.model.bucket = Setup::Ready;
+                    }
+                    plan.push(self.model.clone());
+                }
+                self.record("bucket creation", before, plan, true);
+            }
+            Step::CreateColumn => {
+                let before = self.fs.log_len();
+                self.column = Some(
+                    self.db
+                        .create_column(COLUMN, ColumnType::I64)
+                        .expect("create the column"),
+                );
+                let mut plan = Vec::new();
+                self.model.spaces_made += 1; // the column catalog
+                plan.push(self.model.clone());
+                self.model.column = Some(Vec::new()); // the column's catalog entry
+                plan.push(self.model.clone());
+                self.model.spaces_made += 1; // the column's keyspace
+                plan.push(self.model.clone());
+                self.record("column creation", before, plan, true);
+            }
+            Step::BucketPut(key, len) => {
+                self.object_probes.insert(key.clone());
+                let data = value(self.models.len(), key, *len);
+                let before = self.fs.log_len();
+                let mut plan = Vec::new();
+                if *len > CHUNK {
+                    self.plan_upload_start(&mut plan, len.div_ceil(CHUNK));
+                    self.plan_upload_commit(&mut plan, key, data.clone());
+                } else {
+                    // The blob number, then the version number.
+                    if self.take_id() {
+                        plan.push(self.model.clone());
+                    }
+                    if self.take_id() {
+                        plan.push(self.model.clone());
+                    }
+                    self.model.objects.insert(key.clone(), data.clone());
+                    plan.push(self.model.clone());
+                }
+                let info = self
+                    .bucket()
+                    .put(key, &data, &PutOptions::default())
+                    .unwrap_or_else(|e| panic!("bucket put failed in the workload: {e}"));
+                assert_eq!(info.size, *len as u64);
+                self.record("bucket put", before, plan, true);
+            }
+            Step::BucketDelete(key) => {
+                self.object_probes.insert(key.clone());
+                let before = self.fs.log_len();
+                let existed = self.model.objects.remove(key).is_some();
+                let n = self
+                    .bucket()
+                    .delete(key)
+                    .unwrap_or_else(|e| panic!("bucket delete failed in the workload: {e}"));
+                assert_eq!(n, usize::from(existed), "versions deleted");
+                let plan = if existed {
+                    vec![self.model.clone()]
+                } else {
+                    Vec::new()
+                };
+                self.record("bucket delete", before, plan, true);
+            }
+            Step::Upload(key, pieces, end) => {
+                self.object_probes.insert(key.clone());
+                let total: usize = pieces.iter().sum();
+                let data = value(self.models.len(), key, total);
+                let before = self.fs.log_len();
+                let mut plan = Vec::new();
+                let opts = PutOptions::default().content_type("application/octet-stream");
+                let mut w = self
+                    .bucket()
+                    .writer(key, &opts)
+                    .unwrap_or_else(|e| panic!("starting an upload failed: {e}"));
+                let mut at = 0;
+                for &n in pieces {
+                    w.write(&data[at..at + n])
+                        .unwrap_or_else(|e| panic!("an upload's write failed: {e}"));
+                    at += n;
+                }
+                match end {
+                    End::Commit => {
+                        self.plan_upload_start(&mut plan, total.div_ceil(CHUNK));
+                        self.plan_upload_commit(&mut plan, key, data.clone());
+                        let info = w
+                            .commit()
+                            .unwrap_or_else(|e| panic!("an upload's commit failed: {e}"));
+                        assert_eq!(info.size, total as u64);
+                        self.record("streamed upload", before, plan, true);
+                    }
+                    End::Abort => {
+                        // Only whole chunks were written; the abort deletes them and the
+                        // upload record in one (unsynced) commit.
+                        self.plan_upload_start(&mut plan, total / CHUNK);
+                        self.model.uploads -= 1;
+                        plan.push(self.model.clone());
+                        w.abort()
+                            .unwrap_or_else(|e| panic!("an upload's abort failed: {e}"));
+                        self.record("aborted upload", before, plan, false);
+                    }
+                    End::Abandon => {
+                        self.plan_upload_start(&mut plan, total / CHUNK);
+                        std::mem::forget(w);
+                        self.record("abandoned upload", before, plan, false);
+                    }
+                }
+            }
+            Step::ColumnExtend(n) => {
+                let commit = self.models.len();
+                let col = self.model.column.as_mut().expect("the column exists");
+                let values: Vec<i64> = (col.len()..col.len() + n)
+                    .map(|p| column_value(commit, p))
+                    .collect();
+                col.extend_from_slice(&values);
+                let len = col.len() as u64;
+                let before = self.fs.log_len();
+                let got = self
+                    .column()
+                    .extend_i64(&values)
+                    .unwrap_or_else(|e| panic!("column extend failed in the workload: {e}"));
+                assert_eq!(got, len, "length after extend");
+                let plan = if *n > 0 {
+                    vec![self.model.clone()]
+                } else {
+                    Vec::new()
+                };
+                self.record("column extend", before, plan, true);
+            }
+            Step::ColumnTruncate(n) => {
+                let col = self.model.column.as_mut().expect("the column exists");
+                let changes = *n < col.len();
+                col.truncate(*n);
+                let before = self.fs.log_len();
+                self.column()
+                    .truncate(*n as u64)
+                    .unwrap_or_else(|e| panic!("column truncate failed in the workload: {e}"));
+                let plan = if changes {
+                    vec![self.model.clone()]
+                } else {
+                    Vec::new()
+                };
+                self.record("column truncate", before, plan, true);
+            }
         }
     }
 
@@ -1088,31 +1656,19 @@ impl Driver {
         let log = self.fs.log();
         let now = self.now();
         let commits = self
-            .windows
+            .commits
             .iter()
-            .map(|&(before, after)| {
-                let (write_op, ino) = (before..after)
-                    .rev()
-                    .find_map(|i| match &log[i] {
-                        FsOp::Write { ino, .. } => Some((i, *ino)),
-                        _ => None,
-                    })
-                    .expect("a commit writes its batch");
-                let synced_op = (write_op..log.len())
-                    .find(|&i| matches!(log[i], FsOp::Sync { ino: s } if s == ino));
-                CommitRec {
-                    write_op,
-                    ack_op: after,
-                    synced_op,
-                }
-            })
+            .map(|&(w, ack)| commit_rec(&log, w, ack))
             .collect();
         let history = History {
             mode: self.mode,
             views: self.models.iter().map(|m| m.view(now)).collect(),
             seqs: self.seqs,
             commits,
+            uploads: self.models.iter().map(|m| m.uploads).collect(),
+            live: self.models.iter().map(|m| m.live_bounds(now)).collect(),
             probes: self.probes,
+            object_probes: self.object_probes,
             now,
         };
         (history, self.fs)
@@ -1122,15 +1678,117 @@ impl Driver {
 // ---------------------------------------------------------------------------------------
 // Checking crash states.
 
-fn read_view(db: &Db) -> katamari::Result<View> {
-    let mut view = View::new();
+/// Reads what a recovered database shows. The bucket is opened only when `want` says
+/// its keyspaces all exist (opening it otherwise would create them: a write); objects
+/// are read whole, which checks them against their SHA-256.
+fn read_view(db: &Db, want: &View, object_probes: &BTreeSet<Vec<u8>>) -> Result<View, String> {
+    let e = |what: &'static str| move |err: Error| format!("{what}: {err}");
     let all = IterOptions::default();
-    view.insert(None, db.iter(&all)?.collect::<katamari::Result<_>>()?);
-    for name in db.keyspaces()? {
-        let ks = db.keyspace(&name)?;
-        view.insert(Some(name), ks.iter(&all)?.collect::<katamari::Result<_>>()?);
+    let mut kv = KvView::new();
+    let default = db.iter(&all).map_err(e("iter"))?;
+    kv.insert(
+        None,
+        default
+            .collect::<katamari::Result<_>>()
+            .map_err(e("iter"))?,
+    );
+    for name in db.keyspaces().map_err(e("keyspaces"))? {
+        let ks = db.keyspace(&name).map_err(e("keyspace"))?;
+        let it = ks.iter(&all).map_err(e("iter"))?;
+        kv.insert(
+            Some(name),
+            it.collect::<katamari::Result<_>>().map_err(e("iter"))?,
+        );
     }
-    Ok(view)
+    let bucket = match db.buckets().map_err(e("buckets"))?.as_slice() {
+        [] => Setup::Absent,
+        [name] if name == BUCKET && want.bucket == Setup::Ready => Setup::Ready,
+        [name] if name == BUCKET => Setup::Listed,
+        other => return Err(format!("unexpected buckets {other:?}")),
+    };
+    let mut objects = BTreeMap::new();
+    if bucket == Setup::Ready {
+        let b = db.bucket(BUCKET, &bucket_options()).map_err(e("bucket"))?;
+        let listed = b.list(b"", None, 0).map_err(e("list"))?;
+        for info in &listed {
+            let key = show(&info.key);
+            let (got, data) = b
+                .get(&info.key)
+                .map_err(|err| format!("get object {key}: {err}"))?
+                .ok_or_else(|| format!("object {key} is listed, but get finds nothing"))?;
+            if &got != info || data.len() as u64 != info.size {
+                return Err(format!(
+                    "object {key}: get says {got:?} with {} bytes, list says {info:?}",
+                    data.len()
+                ));
+            }
+            let versions = b.versions(&info.key).map_err(e("versions"))?;
+            if versions.len() != 1 {
+                return Err(format!(
+                    "object {key} has {} versions with versioning off",
+                    versions.len()
+                ));
+            }
+            objects.insert(info.key.clone(), data);
+        }
+        // A page of the listing after its first key.
+        if let Some(first) = listed.first() {
+            let page: Vec<Vec<u8>> = b
+                .list(b"obj/", Some(&first.key), 2)
+                .map_err(e("list"))?
+                .into_iter()
+                .map(|i| i.key)
+                .collect();
+            let expect: Vec<Vec<u8>> = listed
+                .iter()
+                .skip(1)
+                .take(2)
+                .map(|i| i.key.clone())
+                .collect();
+            if page != expect {
+                return Err(format!(
+                    "list after {}: {page:?}, want {expect:?}",
+                    show(&first.key)
+                ));
+            }
+        }
+        for key in object_probes.iter().filter(|k| !objects.contains_key(*k)) {
+            let head = b.head(key).map_err(e("head"))?;
+            let get = b.get(key).map_err(e("get"))?;
+            if head.is_some() || get.is_some() {
+                return Err(format!(
+                    "object {} is not listed, but head or get finds it",
+                    show(key)
+                ));
+            }
+        }
+    }
+    let column = match db.columns().map_err(e("columns"))?.as_slice() {
+        [] => None,
+        [c] if c.name == COLUMN && c.ty == ColumnType::I64 => {
+            if c.len == 0 {
+                Some(Vec::new())
+            } else {
+                // With values, the column's keyspace exists: opening it writes nothing.
+                let col = db.column(COLUMN).map_err(e("column"))?;
+                let len = col.len().map_err(e("column length"))?;
+                if len != c.len {
+                    return Err(format!("column length {len}, but columns() says {}", c.len));
+                }
+                let values = col
+                    .range_i64(0, len)
+                    .map_err(|err| format!("reading the column's {len} values: {err}"))?;
+                Some(values)
+            }
+        }
+        other => return Err(format!("unexpected columns {other:?}")),
+    };
+    Ok(View {
+        kv,
+        bucket,
+        objects,
+        column,
+    })
 }
 
 fn show(b: &[u8]) -> String {
@@ -1140,9 +1798,9 @@ fn show(b: &[u8]) -> String {
 /// A short description of how two views differ.
 fn diff(got: &View, want: &View) -> String {
     let mut out = Vec::new();
-    for space in got.keys().chain(want.keys()).collect::<BTreeSet<_>>() {
+    for space in got.kv.keys().chain(want.kv.keys()).collect::<BTreeSet<_>>() {
         let sp = space.as_deref().map_or("default".into(), show);
-        match (got.get(space), want.get(space)) {
+        match (got.kv.get(space), want.kv.get(space)) {
             (None, _) => out.push(format!("keyspace {sp} missing")),
             (_, None) => out.push(format!("keyspace {sp} should not exist")),
             (Some(g), Some(w)) => {
@@ -1162,6 +1820,45 @@ fn diff(got: &View, want: &View) -> String {
             }
         }
     }
+    if got.bucket != want.bucket {
+        out.push(format!("bucket {:?}, want {:?}", got.bucket, want.bucket));
+    }
+    for k in got
+        .objects
+        .keys()
+        .chain(want.objects.keys())
+        .collect::<BTreeSet<_>>()
+    {
+        match (got.objects.get(k), want.objects.get(k)) {
+            (Some(a), Some(b)) if a != b => out.push(format!(
+                "object {}: got {} bytes {:?}, want {} bytes {:?}",
+                show(k),
+                a.len(),
+                show(a),
+                b.len(),
+                show(b)
+            )),
+            (Some(_), None) => out.push(format!("object {} should be absent", show(k))),
+            (None, Some(_)) => out.push(format!("object {} missing", show(k))),
+            _ => {}
+        }
+    }
+    match (&got.column, &want.column) {
+        (Some(a), Some(b)) if a != b => {
+            let at = a.iter().zip(b).position(|(x, y)| x != y);
+            out.push(format!(
+                "column: {} values, want {} (first difference at {at:?})",
+                a.len(),
+                b.len()
+            ))
+        }
+        (a, b) if a.is_some() != b.is_some() => out.push(format!(
+            "column exists: {}, want {}",
+            a.is_some(),
+            b.is_some()
+        )),
+        _ => {}
+    }
     out.truncate(6);
     out.join("; ")
 }
@@ -1176,6 +1873,10 @@ fn checker_options(vfs: Arc<dyn Vfs>, now: u64) -> Options {
 
 /// Opens a crash state and checks it recovered to a prefix of `min..=max` commits of
 /// `h`. Returns the database and the number of commits it holds.
+///
+/// The checker opens under `SyncMode::Always`, so the commits with which the open
+/// discards unfinished uploads (unsynced ones) are not yet visible: the visible
+/// sequence is the recovered one.
 fn open_and_check(
     vfs: Arc<dyn Vfs>,
     dir: &Path,
@@ -1205,8 +1906,9 @@ fn open_and_check(
             "recovered {k} commits, but only {max} had been written"
         ));
     }
-    let view = read_view(&db).map_err(|e| format!("reading the recovered state: {e}"))?;
     let want = &h.views[k];
+    let view = read_view(&db, want, &h.object_probes)
+        .map_err(|e| format!("reading the state after commit {k}: {e}"))?;
     if &view != want {
         return Err(format!(
             "recovered state is not the state after commit {k} (sequence {seq}): {}",
@@ -1216,11 +1918,13 @@ fn open_and_check(
     for (space, key) in &h.probes {
         let got = match space {
             None => db.get(key),
-            Some(name) if want.contains_key(space) => db.keyspace(name).and_then(|ks| ks.get(key)),
+            Some(name) if want.kv.contains_key(space) => {
+                db.keyspace(name).and_then(|ks| ks.get(key))
+            }
             Some(_) => continue,
         }
         .map_err(|e| format!("get {}: {e}", show(key)))?;
-        let expect = want.get(space).and_then(|kv| kv.get(key));
+        let expect = want.kv.get(space).and_then(|kv| kv.get(key));
         if got.as_ref() != expect {
             return Err(format!(
                 "get {} after commit {k}: got {:?}, want {:?}",
@@ -1229,6 +1933,12 @@ fn open_and_check(
                 expect.map(|v| show(v))
             ));
         }
+    }
+    let after = db.stats().map_err(|e| format!("stats: {e}"))?.last_seq;
+    if after != seq {
+        return Err(format!(
+            "reading the state committed (sequence {seq} to {after})"
+        ));
     }
     Ok((db, k))
 }
@@ -1242,8 +1952,15 @@ struct Tally {
     /// States also opened from a real directory with `StdFs`.
     stdfs: usize,
     /// States whose recovery repaired something (cut a torn tail, removed a blank
-    /// segment, started a new segment).
+    /// segment, started a new segment, discarded an unfinished upload).
     repaired: usize,
+    /// States whose open discarded unfinished uploads.
+    discarded: usize,
+    /// States merged after recovery, with their live bytes checked.
+    merged: usize,
+    /// The least and greatest gap seen between the live bytes' upper bound and the
+    /// live bytes (a leftover chunk must not fit in it).
+    slack: Option<(u64, u64)>,
     /// Crash points with more than one possible state.
     points: usize,
     /// Failures by kind: count and the first example.
@@ -1310,43 +2027,98 @@ impl Checker<'_> {
         self.tally.fail(&kind, msg);
     }
 
-    /// The recovered database takes a commit; a crash anywhere in its recovery and that
-    /// commit recovers to the same state (with or without the commit); a clean reopen
-    /// keeps everything.
+    /// The open discarded exactly the unfinished uploads; the recovered database takes a
+    /// commit; a crash anywhere in its recovery and that commit recovers to the same
+    /// state (with or without the commit); a clean reopen keeps everything, finds no
+    /// unfinished upload, and after a merge holds no more live bytes than the contents
+    /// explain (no leftover chunks).
     fn after_recovery(&mut self, db: Db, k: usize, fs: &RecFs, dir: &Path) -> Result<(), String> {
         let recovery_ops = fs.log_len();
+        let base = fs.base();
+        let discards = commit_writes(&base.1, &fs.log(), 0..recovery_ops);
+        if discards.len() != self.h.uploads[k] {
+            return Err(format!(
+                "the open made {} commits, but after commit {k} there were {} unfinished \
+                 uploads to discard",
+                discards.len(),
+                self.h.uploads[k]
+            ));
+        }
+        if !discards.is_empty() {
+            self.tally.discarded += 1;
+        }
+        let seq = self.h.seqs[k];
+        if let Some(bad) = discards
+            .iter()
+            .enumerate()
+            .find(|(i, w)| w.seq != seq + 1 + *i as u64)
+        {
+            return Err(format!(
+                "discard commit {} of the open has sequence {}, after {seq}",
+                bad.0, bad.1.seq
+            ));
+        }
         db.put(POST_KEY, POST_VAL)
             .map_err(|e| format!("first commit after recovery: {e}"))?;
         let ack_op = fs.log_len();
         db.close()
             .map_err(|e| format!("close after recovery: {e}"))?;
         let log = fs.log();
-        let write_op = (recovery_ops..ack_op)
-            .rev()
-            .find(|&i| matches!(log[i], FsOp::Write { .. }))
-            .ok_or("the commit after recovery wrote nothing")?;
+        let post = commit_writes(&base.1, &log, recovery_ops..ack_op);
+        let [post] = post[..] else {
+            return Err(format!(
+                "the commit after recovery wrote {} batches",
+                post.len()
+            ));
+        };
+        // The history from the crash state on: the discards (unsynced, acknowledged by
+        // nothing but the commit after them), then the commit.
+        let d = discards.len();
         let mut with_post = self.h.views[k].clone();
         with_post
+            .kv
             .get_mut(&None)
             .expect("default keyspace")
             .insert(POST_KEY.to_vec(), POST_VAL.to_vec());
+        let (lo, hi) = self.h.live[k];
+        let post_bytes = RECORD_HEADER + (POST_KEY.len() + POST_VAL.len()) as u64;
         let mut probes = self.h.probes.clone();
         probes.insert((None, POST_KEY.to_vec()));
+        let mut views = vec![self.h.views[k].clone(); d + 1];
+        views.push(with_post);
+        let mut commits: Vec<CommitRec> = discards
+            .iter()
+            .map(|&w| commit_rec(&log, w, usize::MAX))
+            .collect();
+        commits.push(commit_rec(&log, post, ack_op));
         let nested = History {
             mode: SyncMode::Always,
-            views: vec![self.h.views[k].clone(), with_post],
-            seqs: vec![self.h.seqs[k], self.h.seqs[k] + 1],
-            commits: vec![CommitRec {
-                write_op,
-                ack_op,
-                synced_op: None,
-            }],
+            views,
+            seqs: (0..=d as u64 + 1).map(|i| seq + i).collect(),
+            commits,
+            uploads: (0..=d).rev().chain([0]).collect(),
+            live: vec![(lo + post_bytes, hi + post_bytes); d + 2],
             probes,
+            object_probes: self.h.object_probes.clone(),
             now: self.h.now,
         };
-        // A clean reopen sees everything.
-        open_and_check(Arc::new(RecFs::new(&fs.live())), dir, &nested, (1, 1))
+        let last = d + 1;
+        // A clean reopen sees everything and has no upload left to discard.
+        let clean = RecFs::new(&fs.live());
+        let (db, _) = open_and_check(Arc::new(clean.clone()), dir, &nested, (last, last))
             .map_err(|e| format!("clean reopen after recovery: {e}"))?;
+        let left = commit_writes(&clean.base().1, &clean.log(), 0..clean.log_len());
+        if !left.is_empty() {
+            return Err(format!(
+                "a clean reopen after recovery made {} commits (uploads left unfinished?)",
+                left.len()
+            ));
+        }
+        if self.tally.states.is_multiple_of(MERGE_EVERY) || d > 0 {
+            self.check_live_bytes(&db, nested.live[last])
+                .map_err(|e| format!("after recovery and a merge: {e}"))?;
+        }
+        drop(db);
         // Crashes during the recovery (when it repaired something) and the commit after
         // it, for every NESTED_EVERY-th such state.
         if recovery_ops == 0 {
@@ -1356,7 +2128,6 @@ impl Checker<'_> {
         if !self.tally.repaired.is_multiple_of(NESTED_EVERY) {
             return Ok(());
         }
-        let base = fs.base();
         let mut seen = BTreeSet::new();
         for p in 0..=log.len() {
             let point = Point::new(&base, &log[..p]);
@@ -1387,6 +2158,26 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// Merges `db` and checks its live bytes against the bounds the contents give.
+    fn check_live_bytes(&mut self, db: &Db, (lo, hi): (u64, u64)) -> Result<(), String> {
+        db.merge().map_err(|e| format!("merge: {e}"))?;
+        let live = db.stats().map_err(|e| format!("stats: {e}"))?.live_bytes;
+        self.tally.merged += 1;
+        if live < lo || live > hi {
+            return Err(format!(
+                "{live} live bytes, but the contents explain {lo} to {hi} (chunks of an \
+                 unfinished upload left behind?)"
+            ));
+        }
+        let gap = hi - live;
+        self.tally.slack = Some(
+            self.tally
+                .slack
+                .map_or((gap, gap), |(a, b)| (a.min(gap), b.max(gap))),
+        );
+        Ok(())
+    }
+
     /// Writes the state into a real directory and opens it with the standard file
     /// system (which maps segments, unlike the in-memory one).
     fn check_on_disk(&mut self, files: &Files, bounds: (usize, usize)) -> Result<(), String> {
@@ -1405,8 +2196,9 @@ impl Checker<'_> {
 fn sweep(mode: SyncMode, seed: u64, target: usize) -> Tally {
     let mut rng = Rng(seed ^ mode_salt(mode));
     let mut driver = Driver::new(mode);
-    for _ in 0..WORKLOAD_STEPS {
-        let step = gen_step(&mut rng, &driver.model, mode);
+    for i in 0..WORKLOAD_STEPS {
+        let step = forced_step(i, &mut rng, &driver.model)
+            .unwrap_or_else(|| gen_step(&mut rng, &driver.model, mode));
         driver.run(&step);
         driver.clock.fetch_add(1, Ordering::SeqCst);
     }
@@ -1497,13 +2289,18 @@ fn run_mode(mode: SyncMode) {
     let t = sweep(mode, seed, target);
     println!(
         "powerloss {mode:?}: seed {seed:#x}: {} crash states checked ({} at {} crash points \
-         with choices, {:?}), {} more crashed during recovery, {} also through StdFs, in {:.1?}",
+         with choices, {:?}), {} more crashed during recovery, {} also through StdFs; {} \
+         discarded unfinished uploads, {} merged with live bytes checked (slack {:?}); \
+         in {:.1?}",
         t.states,
         t.by_label.values().sum::<usize>(),
         t.points,
         t.by_label,
         t.nested,
         t.stdfs,
+        t.discarded,
+        t.merged,
+        t.slack,
         started.elapsed()
     );
     let kinds: Vec<String> = t
