@@ -35,8 +35,8 @@ type BucketOption func(*bucketConfig)
 type bucketConfig struct {
 	versioning  *bool
 	compression *[2]int
-	chunkSize   uint32
-	key         []byte
+	chunkSize   *uint32
+	key         *[]byte // set (even to an empty key, which the library refuses) by WithEncryptionKey
 }
 
 // WithVersioning keeps every version (true, the default) or lets a put replace the
@@ -51,17 +51,21 @@ func WithCompression(codec Compression, level int) BucketOption {
 	return func(c *bucketConfig) { c.compression = &[2]int{int(codec), level} }
 }
 
-// WithChunkSize sets the chunk size of writes, 4 KiB to 64 MiB (default 1 MiB).
-// Streaming memory stays at about two chunks.
+// WithChunkSize sets the chunk size of writes, 4 KiB to 64 MiB (default 1 MiB; other
+// sizes, 0 included, are ErrInvalidArgument). Streaming memory stays at about two
+// chunks.
 func WithChunkSize(bytes uint32) BucketOption {
-	return func(c *bucketConfig) { c.chunkSize = bytes }
+	return func(c *bucketConfig) { c.chunkSize = &bytes }
 }
 
 // WithEncryptionKey gives the 32-byte key of an encrypted bucket: a new bucket is
 // created encrypted (XChaCha20-Poly1305); an existing encrypted bucket opens only with
-// its key (ErrAuthFailed otherwise).
+// its key (ErrAuthFailed for a wrong key). A key of any other length, nil or empty
+// included, is ErrInvalidArgument: it never means "no encryption". The key is copied
+// when the option is made, so the caller may clear it right after.
 func WithEncryptionKey(key []byte) BucketOption {
-	return func(c *bucketConfig) { c.key = append([]byte(nil), key...) }
+	k := append([]byte(nil), key...)
+	return func(c *bucketConfig) { c.key = &k }
 }
 
 // Bucket holds versioned objects: contents of any size under a key, each version with
@@ -105,14 +109,19 @@ func (db *DB) Bucket(name string, opts ...BucketOption) (*Bucket, error) {
 			return nil, invalidError("bucket", "unknown codec or level out of range")
 		}
 	}
-	if cfg.chunkSize != 0 {
-		if st := C.kat_bucket_options_set_chunk_size(co, C.uint32_t(cfg.chunkSize)); st != C.KAT_OK {
+	if cfg.chunkSize != nil {
+		if st := C.kat_bucket_options_set_chunk_size(co, C.uint32_t(*cfg.chunkSize)); st != C.KAT_OK {
 			return nil, invalidError("bucket", "chunk sizes run from 4 KiB to 64 MiB")
 		}
 	}
 	if cfg.key != nil {
-		st := C.kat_bucket_options_set_encryption_key(co, bytesPtr(cfg.key), C.size_t(len(cfg.key)))
-		runtime.KeepAlive(cfg.key)
+		key := *cfg.key
+		if len(key) != C.KAT_KEY_LEN {
+			// Checked here too: an empty key must not reach C as (NULL, 0).
+			return nil, invalidError("bucket", "encryption keys are 32 bytes")
+		}
+		st := C.kat_bucket_options_set_encryption_key(co, bytesPtr(key), C.size_t(len(key)))
+		runtime.KeepAlive(key)
 		if st != C.KAT_OK {
 			return nil, invalidError("bucket", "encryption keys are 32 bytes")
 		}
@@ -462,9 +471,11 @@ func (b *Bucket) List(prefix, after []byte, limit int) ([]ObjectInfo, error) {
 	return takeList(list), nil
 }
 
-// BlobWriter is a streamed upload of one version: an io.Writer whose content becomes
-// the newest version of its key, atomically, on Commit. Close without Commit aborts.
-// Not for concurrent use.
+// BlobWriter is a streamed upload of one version: an io.Writer (and io.ReaderFrom)
+// whose content becomes the newest version of its key, atomically, on Commit. Close
+// without Commit aborts. It keeps working after its Bucket handle is closed. Use it
+// from one goroutine at a time (calls are serialized, but interleaved writes from
+// several goroutines make no sense).
 type BlobWriter struct {
 	mu      sync.Mutex
 	h       *C.kat_blob_writer
@@ -532,10 +543,25 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// ReadFrom copies r into the upload (so io.Copy streams without an extra buffer
-// per call).
+// streamBufSize is the buffer of ReadFrom and WriteTo: the default chunk size, so a
+// write or read crossing moves up to a whole chunk of a default bucket.
+const streamBufSize = 1 << 20
+
+var streamBufs = sync.Pool{New: func() any {
+	b := make([]byte, streamBufSize)
+	return &b
+}}
+
+// ReadFrom copies r into the upload until r's io.EOF (so io.Copy uses one pooled
+// 1 MiB buffer). It reads nothing from r when the upload has already ended.
 func (w *BlobWriter) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, 1<<20)
+	if err := w.lock("blob_writer.read_from"); err != nil {
+		return 0, err
+	}
+	w.mu.Unlock()
+	bufp := streamBufs.Get().(*[]byte)
+	defer streamBufs.Put(bufp)
+	buf := *bufp
 	var total int64
 	for {
 		n, err := r.Read(buf)
@@ -626,8 +652,11 @@ func (w *BlobWriter) Close() error {
 }
 
 // BlobReader reads one object version on the snapshot taken when it was opened: an
-// io.Reader, io.Seeker and io.Closer. Reading start to end checks the SHA-256 before
-// the last bytes are returned. Not for concurrent use.
+// io.Reader, io.Seeker, io.WriterTo and io.Closer. Later overwrites, deletes and
+// merges do not disturb it, and it keeps working after its Bucket handle is closed.
+// Reading start to end checks the SHA-256 before the last bytes are returned (damage
+// is ErrCorruption, never wrong data). Use it from one goroutine at a time (calls are
+// serialized, but share the read position).
 type BlobReader struct {
 	mu      sync.Mutex
 	h       *C.kat_blob_reader
@@ -734,6 +763,34 @@ func (r *BlobReader) Seek(offset int64, whence int) (int64, error) {
 	}
 	r.pos = target
 	return target, nil
+}
+
+// WriteTo writes the content from the read position to its end to w (so io.Copy uses
+// one pooled 1 MiB buffer), checking the SHA-256 as Read does.
+func (r *BlobReader) WriteTo(w io.Writer) (int64, error) {
+	bufp := streamBufs.Get().(*[]byte)
+	defer streamBufs.Put(bufp)
+	buf := *bufp
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			if m != n {
+				return total, io.ErrShortWrite
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // Close releases the reader and its snapshot. Idempotent.

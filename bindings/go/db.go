@@ -17,7 +17,7 @@ import (
 
 // DB is an open database. It is safe for concurrent use by many goroutines. Close
 // waits for calls in flight; calls that start after it return ErrClosed, on the DB and
-// on every Tx, Iterator and Keyspace made from it.
+// on every handle made from it (Tx, Iterator, Keyspace, Bucket and its streams, Column).
 type DB struct {
 	mu     sync.RWMutex // read-held by every call using h; Close holds it exclusively
 	h      *C.kat_db    // nil once closed

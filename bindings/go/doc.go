@@ -1,6 +1,7 @@
 // Package katamari is the Go binding of Katamari, an embedded log-structured storage
 // engine: a key-value store with atomic batches, MVCC snapshot transactions, ordered
-// prefix and range iteration, TTLs and named keyspaces.
+// prefix and range iteration, TTLs and named keyspaces, plus buckets of versioned
+// objects and typed columns in the same transactions.
 //
 // It wraps the C API (include/katamari.h) with cgo. By default it links the static
 // library of the repository it lives in, so build that first:
@@ -61,12 +62,32 @@
 //
 // Close stops a Merge in flight (it returns ErrClosed; the data stays intact).
 //
+// # Buckets
+//
+// A Bucket holds versioned objects: contents of any size under a byte key, each
+// version with a SHA-256, a content type and metadata, optionally compressed (zlib,
+// zstd) and encrypted (XChaCha20-Poly1305). Put and Get move whole objects; NewWriter
+// and NewReader stream them (io.Writer, io.Reader, io.Seeker), so objects larger than
+// memory never need to fit in it:
+//
+//	b, err := db.Bucket("photos", katamari.WithCompression(katamari.CompressionZstd, 3))
+//	info, err := b.Put([]byte("cat.jpg"), data, katamari.WithContentType("image/jpeg"))
+//	data, info, err := b.Get([]byte("cat.jpg"))
+//
+//	w, err := b.NewWriter([]byte("dump.sql"))
+//	defer w.Close()              // aborts unless committed
+//	_, err = io.Copy(w, file)
+//	info, err = w.Commit()       // the version appears atomically
+//
+// Tx.BucketPut, BucketGet, BucketHead, BucketDelete and BlobWriter.CommitTx join a
+// transaction.
+//
 // # Memory and concurrency
 //
 // Arguments are passed to C as pointer and length and copied by the library; results
 // are copied into Go memory, so every returned slice belongs to the caller. A DB,
-// Keyspace, Tx and Batch may be used from many goroutines; an Iterator by one at a
-// time. Close is idempotent and waits for calls in flight; later calls, on the DB and
+// Keyspace, Bucket, Column, Tx and Batch may be used from many goroutines; an
+// Iterator, BlobWriter or BlobReader by one at a time. Close is idempotent and waits for calls in flight; later calls, on the DB and
 // on every handle made from it, return ErrClosed. Handles that are dropped without
 // Close are released by runtime cleanups, but only as a safety net: a DB left open
 // keeps its directory locked until the garbage collector runs.

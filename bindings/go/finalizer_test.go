@@ -128,6 +128,12 @@ func TestFinalizerStress(t *testing.T) {
 		b := NewBatch()
 		b.Put([]byte("b"), val)
 		db.Write(b)
+		bk, _ := db.Bucket("bk", WithChunkSize(4096))
+		bk.Put([]byte("o"), val)
+		bw, _ := bk.NewWriter([]byte("up"))
+		bw.Write(make([]byte, 5000)) // never committed: the cleanup aborts it
+		br, _ := bk.NewReader([]byte("o"))
+		br.Read(val[:10])
 		// Everything is dropped here without Close.
 	}
 

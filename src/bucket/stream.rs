@@ -366,10 +366,18 @@ impl BlobReader {
         }
         self.chunk_index = None;
         let info = &self.info;
-        let stored = self
+        let Some(stored) = self
             .tx
             .get_ks(self.bucket.inner.chunks, &chunk_key(info.blob, index))?
-            .ok_or_else(|| corrupt(&format!("chunk {index} of blob {} is missing", info.blob)))?;
+        else {
+            // A dropped bucket takes its chunks with it, snapshots or not: say so
+            // rather than report damage.
+            self.bucket.live()?;
+            return Err(corrupt(&format!(
+                "chunk {index} of blob {} is missing",
+                info.blob
+            )));
+        };
         self.chunk_at = self.bucket.codec().decode(
             info.blob,
             index,
